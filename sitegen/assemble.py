@@ -1,0 +1,464 @@
+"""Validate the loaded files and assemble the immutable Site.
+
+Pure: takes what load.py read and the converted Markdown, returns a Site or reports
+every problem it finds (unknown fields, bad values, unknown ids, duplicate URLs, ...).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from . import urls
+from .errors import Location, Report
+from .load import MarkdownFile, Project
+from .markdown import Document
+from .model import Citer, Country, Measure, Page, Settings, Site, Source
+from .schema import (
+    COUNTRY_FIELDS,
+    MEASURE_FIELDS,
+    PAGE_FIELDS,
+    SETTINGS_FIELDS,
+    SOURCE_FIELDS,
+    Invalid,
+    check_mapping,
+    slug,
+)
+from .yamldoc import YamlDoc
+
+DEFAULT_TEMPLATES = {
+    "home": "home.html",
+    "page": "page.html",
+    "country": "country.html",
+    "countries": "countries.html",
+    "sources": "sources.html",
+    "not-found": "404.html",
+}
+# Ids that templates give to sections; a heading in a page must not take them.
+GENERATED_IDS = frozenset({"main", "references", "measures", "related", "mentioned-in"})
+
+
+def closest(word: str, choices: Iterable[str]) -> str:
+    """A hint naming the nearest known values."""
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
+    return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def load_settings(doc: YamlDoc | None, report: Report) -> Settings | None:
+    if doc is None:
+        return None
+    values = check_mapping(doc, (), SETTINGS_FIELDS, report, "site.yaml")
+    return None if values is None else Settings(**values)
+
+
+def _sources(doc: YamlDoc | None, report: Report) -> dict[str, Source]:
+    if doc is None:
+        return {}
+    if not isinstance(doc.data, list):
+        report.error(
+            doc.at(),
+            "sources.yaml must be a list of sources",
+            "start each source with '- id: ...'",
+        )
+        return {}
+    sources: dict[str, Source] = {}
+    for index in range(len(doc.data)):
+        values = check_mapping(doc, (index,), SOURCE_FIELDS, report, "source")
+        if values is None:
+            continue
+        source = Source(location=doc.at((index,)), **values)
+        if source.id in sources:
+            first = sources[source.id].location
+            report.error(
+                doc.at((index, "id")),
+                f"duplicate source id '{source.id}' (first defined at line {first.line})",
+                "give each source its own id",
+            )
+            continue
+        sources[source.id] = source
+    return sources
+
+
+def _country(doc: YamlDoc, report: Report) -> Country | None:
+    slug_text = doc.path.rsplit("/", 1)[1].removesuffix(".yaml")
+    try:
+        country_slug = slug(slug_text)
+    except Invalid as exc:
+        report.error(Location(doc.path), f"file name {exc.message}", exc.hint)
+        return None
+    if doc.data is None:
+        report.error(doc.at(), "empty fact table", "add name, code, summary, status, ...")
+        return None
+    values = check_mapping(doc, (), COUNTRY_FIELDS, report, "country fact table")
+    if values is None:
+        return None
+    raw_measures = values.pop("measures")
+    if not isinstance(raw_measures, list) or not raw_measures:
+        report.error(
+            doc.at(("measures",)),
+            "field 'measures' must be a list with at least one measure",
+            "start each measure with '- date: ...'",
+        )
+        return None
+    measures: list[tuple[Any, ...]] = []
+    for index in range(len(raw_measures)):
+        fields = check_mapping(doc, ("measures", index), MEASURE_FIELDS, report, "measure")
+        if fields is not None:
+            measures.append((fields["date"], index, fields))
+    if len(measures) != len(raw_measures):
+        return None
+    ordered = tuple(
+        Measure(
+            country=country_slug,
+            anchor=f"measure-{position}",
+            location=doc.at(("measures", index)),
+            sources_location=doc.at(("measures", index, "sources")),
+            **fields,
+        )
+        for position, (_, index, fields) in enumerate(sorted(measures, key=lambda m: m[:2]), 1)
+    )
+    values.setdefault("related", ())
+    return Country(slug=country_slug, measures=ordered, location=doc.at(), **values)
+
+
+def _check_citations(
+    countries: Iterable[Country],
+    documents: Iterable[Document],
+    sources: Mapping[str, Source],
+    report: Report,
+) -> None:
+    """Every cited id must be a source; suggest the closest ids when it is not."""
+    for country in countries:
+        for measure in country.measures:
+            for source_id in measure.sources:
+                if source_id not in sources:
+                    report.error(
+                        measure.sources_location,
+                        f"unknown source '{source_id}'",
+                        closest(source_id, sources) or "add it to content/sources.yaml",
+                    )
+    for document in documents:
+        for use in document.citation_uses:
+            for source_id in use.ids:
+                if source_id not in sources:
+                    report.error(
+                        use.location,
+                        f"unknown source '{source_id}' in citation",
+                        closest(source_id, sources) or "add it to content/sources.yaml",
+                    )
+
+
+def _check_related(
+    countries: Mapping[str, Country], docs: Mapping[str, YamlDoc], report: Report
+) -> dict[str, tuple[Country, ...]]:
+    """Related countries, both ways: if A lists B, B shows A."""
+    related: dict[str, set[str]] = defaultdict(set)
+    for country in countries.values():
+        doc = docs[country.slug]
+        for index, other in enumerate(country.related):
+            if other == country.slug:
+                report.error(
+                    doc.at(("related", index)),
+                    f"'{other}' lists itself as related",
+                    "remove it from related",
+                )
+            elif other not in countries:
+                report.error(
+                    doc.at(("related", index)),
+                    f"unknown country '{other}' in related",
+                    closest(other, countries) or "use the slug of a file in content/countries/",
+                )
+            else:
+                related[country.slug].add(other)
+                related[other].add(country.slug)
+    return {
+        s: tuple(sorted((countries[o] for o in related[s]), key=lambda c: c.name))
+        for s in countries
+    }
+
+
+def _front(page: MarkdownFile, report: Report) -> dict[str, Any] | None:
+    return check_mapping(page.front, (), PAGE_FIELDS, report, "front matter")
+
+
+def _reference_anchors(count: int) -> set[str]:
+    return {f"ref-{n}" for n in range(1, count + 1)}
+
+
+def _page_anchors(
+    document: Document | None, extra: Iterable[str], path: str, report: Report
+) -> frozenset[str]:
+    ids = set(document.ids) if document else set()
+    if document:
+        for heading in document.headings:
+            if heading.id in GENERATED_IDS:
+                report.error(
+                    Location(path),
+                    f"heading '{heading.text}' takes the id '{heading.id}', "
+                    "which the page template uses",
+                    "rename the heading, or give it an id with {#other-id}",
+                )
+    return frozenset(ids | set(extra) | {"main"})
+
+
+def assemble(
+    project: Project,
+    settings: Settings,
+    documents: Mapping[str, Document],
+    report: Report,
+    *,
+    include_drafts: bool = False,
+) -> Site | None:
+    """Check everything against everything else and build the Site; None on errors."""
+    sources = _sources(project.sources, report)
+    country_docs = {}
+    countries: dict[str, Country] = {}
+    for doc in project.countries:
+        country = _country(doc, report)
+        if country is not None:
+            countries[country.slug] = country
+            country_docs[country.slug] = doc
+    related = _check_related(countries, country_docs, report)
+    _check_citations(countries.values(), documents.values(), sources, report)
+    for document in documents.values():
+        for diagnostic in document.diagnostics:
+            report.diagnostics.append(diagnostic)
+
+    pages: list[Page] = []
+    narratives: dict[str, tuple[MarkdownFile, dict[str, Any]]] = {}
+    for file in project.pages:
+        front = _front(file, report)
+        if front is None:
+            continue
+        inner = file.path.removeprefix("content/")
+        if front.get("draft"):
+            report.warning(
+                file.front.at(("draft",)),
+                "draft page" + ("" if include_drafts else " is not published"),
+                "remove 'draft: true' to publish it"
+                if not include_drafts
+                else "it is published because of --drafts",
+            )
+            if not include_drafts:
+                continue
+        template = front.get("template")
+        if template is not None and template not in project.templates:
+            report.error(
+                file.front.at(("template",)),
+                f"unknown template '{template}'",
+                f"use one of: {', '.join(t for t in project.templates if not t.startswith('_'))}",
+            )
+            continue
+        if (
+            inner.startswith("countries/")
+            and inner.count("/") == 1
+            and inner != "countries/index.md"
+        ):
+            country_slug = inner.removeprefix("countries/").removesuffix(".md")
+            if country_slug not in countries and f"content/countries/{country_slug}.yaml" not in {
+                d.path for d in project.countries
+            }:
+                report.error(
+                    Location(file.path),
+                    "country narrative without a fact table",
+                    f"create content/countries/{country_slug}.yaml, or move this page",
+                )
+            narratives[country_slug] = (file, front)
+            continue
+        if inner in ("sources.md", "countries/index.md"):
+            narratives[inner] = (file, front)
+            continue
+        url = urls.url_for_content(inner)
+        assert url is not None  # every .md file has a URL
+        kind = "home" if url == urls.HOME else "page"
+        document = documents[file.path]
+        refs = document.citations
+        pages.append(
+            Page(
+                url=url,
+                kind=kind,
+                title=front["title"],
+                template=template or DEFAULT_TEMPLATES[kind],
+                inputs=(file.path,),
+                anchors=_page_anchors(document, _reference_anchors(len(refs)), file.path, report),
+                references=refs,
+                document=document,
+                summary=front.get("summary"),
+                updated=front.get("updated"),
+                order=front.get("order"),
+                draft=bool(front.get("draft")),
+            )
+        )
+
+    for country in countries.values():
+        file, front = narratives.get(country.slug, (None, {}))
+        document = documents[file.path] if file else None
+        refs = list(document.citations) if document else []
+        for measure in country.measures:
+            refs.extend(s for s in measure.sources if s not in refs)
+        extra = {m.anchor for m in country.measures} | _reference_anchors(len(refs))
+        extra |= {"measures", "related", "mentioned-in", "references"}
+        template = front.get("template") or DEFAULT_TEMPLATES["country"]
+        pages.append(
+            Page(
+                url=country.url,
+                kind="country",
+                title=country.name,
+                template=template,
+                inputs=(country.location.path, *([file.path] if file else [])),
+                anchors=_page_anchors(document, extra, file.path if file else "", report),
+                references=tuple(refs),
+                document=document,
+                country=country,
+                summary=country.summary,
+                updated=front.get("updated") or country.as_of,
+            )
+        )
+
+    for url, kind, key, title, extra in (
+        (
+            urls.COUNTRIES,
+            "countries",
+            "countries/index.md",
+            "Countries",
+            {f"country-{c}" for c in countries},
+        ),
+        (urls.SOURCES, "sources", "sources.md", "Sources", set(sources)),
+    ):
+        file, front = narratives.get(key, (None, {}))
+        document = documents[file.path] if file else None
+        inputs = (file.path,) if file else ()
+        if kind == "sources" and project.sources is not None:
+            inputs = (project.sources.path, *inputs)
+        refs = document.citations if document else ()
+        pages.append(
+            Page(
+                url=url,
+                kind=kind,
+                title=front.get("title", title),
+                template=front.get("template") or DEFAULT_TEMPLATES[kind],
+                inputs=inputs,
+                anchors=_page_anchors(document, extra | _reference_anchors(len(refs)), key, report),
+                references=refs,
+                document=document,
+                summary=front.get("summary"),
+                updated=front.get("updated"),
+            )
+        )
+    pages.append(
+        Page(
+            url=urls.NOT_FOUND,
+            kind="not-found",
+            title="Page not found",
+            template=DEFAULT_TEMPLATES["not-found"],
+            inputs=(),
+            anchors=frozenset({"main"}),
+        )
+    )
+
+    page_by_url = _unique_urls(pages, report)
+    if urls.HOME not in page_by_url:
+        report.error(
+            Location("content/index.md"),
+            "missing home page",
+            "create content/index.md with front matter and a title",
+        )
+    for page in pages:
+        if page.template not in project.templates:
+            report.error(
+                Location(f"templates/{page.template}"),
+                f"missing template '{page.template}' needed by {page.output}",
+                "restore it from the project's templates/ folder",
+            )
+    cited_by = _cited_by(pages, countries.values(), sources, report)
+    if report.errors:
+        return None
+
+    ordered = tuple(sorted(page_by_url.values(), key=lambda p: p.url))
+    return Site(
+        settings=settings,
+        pages=ordered,
+        page_by_url=MappingProxyType(page_by_url),
+        countries=tuple(sorted(countries.values(), key=lambda c: c.name)),
+        country_by_slug=MappingProxyType(countries),
+        sources=tuple(sorted(sources.values(), key=lambda s: (s.date, s.id))),
+        source_by_id=MappingProxyType(sources),
+        measures=tuple(
+            sorted(
+                (m for c in countries.values() for m in c.measures),
+                key=lambda m: (m.date, countries[m.country].name, m.anchor),
+            )
+        ),
+        related=MappingProxyType(related),
+        backlinks=MappingProxyType(_backlinks(ordered)),
+        cited_by=MappingProxyType(cited_by),
+        nav=_nav(page_by_url),
+    )
+
+
+def _unique_urls(pages: list[Page], report: Report) -> dict[str, Page]:
+    """Two inputs may not make the same URL; name both files."""
+    by_url: dict[str, Page] = {}
+    for page in pages:
+        if page.url in by_url:
+            first = by_url[page.url]
+            first_path = first.inputs[0] if first.inputs else "(generated)"
+            here = page.inputs[0] if page.inputs else "(generated)"
+            report.error(
+                Location(here),
+                f"{here} and {first_path} both make the page {page.output}",
+                "rename or remove one of them",
+            )
+            continue
+        by_url[page.url] = page
+    return by_url
+
+
+def _cited_by(
+    pages: list[Page],
+    countries: Iterable[Country],
+    sources: Mapping[str, Source],
+    report: Report,
+) -> dict[str, tuple[Citer, ...]]:
+    citers: dict[str, list[Citer]] = defaultdict(list)
+    for page in sorted(pages, key=lambda p: p.url):
+        if page.document:
+            for source_id in page.document.citations:
+                citers[source_id].append(Citer(page.url, page.title))
+    for country in sorted(countries, key=lambda c: c.name):
+        for measure in country.measures:
+            for source_id in measure.sources:
+                label = f"{country.name}: measure of {measure.date.display}"
+                citers[source_id].append(Citer(country.url, label, measure.anchor))
+    for source in sources.values():
+        if source.id not in citers:
+            report.warning(
+                source.location,
+                f"source '{source.id}' is not cited anywhere",
+                "cite it with [@" + source.id + "] or remove it",
+            )
+    return {source_id: tuple(c) for source_id, c in citers.items() if source_id in sources}
+
+
+def _backlinks(pages: tuple[Page, ...]) -> dict[str, tuple[Page, ...]]:
+    """For each URL, the other pages whose text links to it."""
+    found: dict[str, dict[str, Page]] = defaultdict(dict)
+    for page in pages:
+        if page.document is None:
+            continue
+        for link in page.document.links:
+            target = urls.url_for_content(link.target)
+            if target is not None and target != page.url:
+                found[target][page.url] = page
+    return {url: tuple(by_url[u] for u in sorted(by_url)) for url, by_url in found.items()}
+
+
+def _nav(page_by_url: Mapping[str, Page]) -> tuple[Page, ...]:
+    """Home, Countries, the top-level pages by order and title, then Sources."""
+    top = [p for p in page_by_url.values() if p.kind == "page" and p.url.count("/") == 1]
+    top.sort(key=lambda p: (p.order if p.order is not None else 1000, p.title))
+    fixed = [page_by_url.get(urls.HOME), page_by_url.get(urls.COUNTRIES)]
+    return tuple(p for p in [*fixed, *top, page_by_url.get(urls.SOURCES)] if p is not None)

@@ -1,0 +1,75 @@
+"""The command line: arguments, printing diagnostics, exit codes.
+
+Exit status: 0 success, 1 content errors, 2 usage errors (argparse's own convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import Report
+from .pipeline import Options, run
+
+EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="build.py",
+        description="Build the cited explainer from content/, templates/ and static/.",
+        epilog="With no command, 'build' is run.",
+    )
+    parser.add_argument("--version", action="version", version=f"sitegen {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    build = commands.add_parser("build", help="build the site into site/ (the default)")
+    check = commands.add_parser("check", help="validate everything, write nothing")
+    for sub in (build, check):
+        sub.add_argument("--drafts", action="store_true", help="include draft pages")
+        sub.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    build.add_argument("--out", type=Path, default=None, help="output folder (default: site/)")
+    return parser
+
+
+def print_report(report: Report, stream: object = None) -> None:
+    """Print every diagnostic as `path:line:col: severity: message; hint`, then a count."""
+    out = stream or sys.stderr
+    for diagnostic in report.sorted():
+        print(diagnostic.format(), file=out)
+    errors, warnings = len(report.errors), len(report.warnings)
+    if errors or warnings:
+        print(f"{errors} error(s), {warnings} warning(s)", file=out)
+
+
+def main(argv: list[str] | None = None, root: Path | None = None) -> int:
+    """Entry point for build.py and the `sitegen` console script."""
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    root = (root or Path.cwd()).resolve()
+    command = args.command or "build"
+    out = getattr(args, "out", None) or root / "site"
+    options = Options(
+        root=root,
+        out=out if out.is_absolute() else (Path.cwd() / out),
+        include_drafts=getattr(args, "drafts", False),
+        strict=getattr(args, "strict", False),
+        write=command == "build",
+    )
+    started = time.perf_counter()
+    result = run(options)
+    print_report(result.report)
+    if not result.ok:
+        print(
+            "build failed; site/ was left as it was" if command == "build" else "check failed",
+            file=sys.stderr,
+        )
+        return EXIT_CONTENT
+    seconds = time.perf_counter() - started
+    pages = len(result.site.pages) if result.site else 0
+    if command == "build":
+        print(f"built {pages} pages into {options.out} in {seconds:.2f} s")
+    else:
+        print(f"checked {pages} pages in {seconds:.2f} s: no errors")
+    return EXIT_OK

@@ -1,0 +1,74 @@
+"""Source locations and diagnostics: how every content mistake is reported.
+
+Imports nothing from the rest of the package, so every stage can use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a project file: a POSIX path relative to the project root, 1-based."""
+
+    path: str
+    line: int = 1
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One finding: where, what is wrong, and what the writer should do about it."""
+
+    location: Location
+    severity: Severity
+    message: str
+    hint: str = ""
+
+    def format(self) -> str:
+        """Render as `path:line:col: error: what is wrong; what to do`."""
+        text = f"{self.location}: {self.severity}: {self.message}"
+        return f"{text}; {self.hint}" if self.hint else text
+
+
+@dataclass
+class Report:
+    """Collects every diagnostic of a build so they can be printed together."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, location: Location, message: str, hint: str = "") -> None:
+        self.diagnostics.append(Diagnostic(location, "error", message, hint))
+
+    def warning(self, location: Location, message: str, hint: str = "") -> None:
+        self.diagnostics.append(Diagnostic(location, "warning", message, hint))
+
+    def extend(self, other: Report) -> None:
+        self.diagnostics.extend(other.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def sorted(self) -> list[Diagnostic]:
+        """Errors and warnings in file order, each printed once."""
+        return sorted(set(self.diagnostics))
+
+
+class BuildFailed(Exception):
+    """Raised by a stage that cannot go on; carries every diagnostic found so far."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__(f"{len(report.errors)} error(s)")
+        self.report = report

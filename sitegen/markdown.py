@@ -1,0 +1,271 @@
+"""Markdown to HTML with our extensions: citations, content links and heading anchors.
+
+Python-Markdown reports no line numbers, so the links and citations it finds are located
+again in the source text (with the front matter's length added) for the messages.
+Raw HTML is not passed through: it is shown as text, so content can never inject markup.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import xml.etree.ElementTree as etree
+from collections import defaultdict
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import markdown
+from markdown.extensions import Extension
+from markdown.inlinepatterns import InlineProcessor
+from markdown.treeprocessors import Treeprocessor
+
+from . import urls
+from .errors import Diagnostic, Location
+
+CITATION_RE = r"\[(@[A-Za-z0-9][\w.:-]*(?:\s*;\s*@[A-Za-z0-9][\w.:-]*)*)\]"
+SAFE_SCHEMES = ("http", "https", "mailto")
+
+
+@dataclass(frozen=True)
+class ContentLink:
+    """A link from a page to content (a .md or .yaml file), possibly with an anchor."""
+
+    target: str  # path relative to content/
+    anchor: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class CitationUse:
+    """One `[@a; @b]` in the text, where it is."""
+
+    ids: tuple[str, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Heading:
+    id: str
+    text: str
+    level: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """A converted Markdown body and everything the model needs to know about it."""
+
+    html: str
+    links: tuple[ContentLink, ...]
+    citations: tuple[str, ...]  # source ids, in order of first citation: [1], [2], ...
+    citation_uses: tuple[CitationUse, ...]
+    headings: tuple[Heading, ...]
+    ids: frozenset[str]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+class _State:
+    """What one conversion found, reset before each document."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+        self.occurrences: dict[int, int] = defaultdict(int)
+        self.citations: list[tuple[str, tuple[str, ...]]] = []  # matched text, ids
+        self.links: list[tuple[str, str, str]] = []  # raw href, target, anchor
+        self.problems: list[tuple[str, str, str]] = []  # raw href, message, hint
+        self.ids: set[str] = set()
+        self.page_url = ""
+        self.content_dir = ""
+
+
+class _CitationProcessor(InlineProcessor):
+    def __init__(self, state: _State) -> None:
+        super().__init__(CITATION_RE)
+        self.state = state
+
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element, int, int]:
+        ids = tuple(part.strip()[1:] for part in m.group(1).split(";"))
+        self.state.citations.append((m.group(0), ids))
+        sup = etree.Element("sup", {"class": "cite"})
+        sup.text = "["
+        for position, source_id in enumerate(ids):
+            number = self.state.numbers.setdefault(source_id, len(self.state.numbers) + 1)
+            self.state.occurrences[number] += 1
+            anchor = etree.SubElement(
+                sup,
+                "a",
+                {
+                    "href": f"#ref-{number}",
+                    "id": f"cite-{number}-{self.state.occurrences[number]}",
+                    "role": "doc-noteref",
+                },
+            )
+            anchor.text = str(number)
+            anchor.tail = ", " if position < len(ids) - 1 else "]"
+        return sup, m.start(0), m.end(0)
+
+
+class _LinkProcessor(Treeprocessor):
+    """Rewrite content links to relative URLs; refuse unsafe and unknown targets."""
+
+    def __init__(self, md: markdown.Markdown, state: _State) -> None:
+        super().__init__(md)
+        self.state = state
+
+    def run(self, root: etree.Element) -> None:
+        for element in root.iter():
+            for attr in ("href", "src"):
+                value = element.get(attr)
+                if value is not None and not value.startswith(_GENERATED_ANCHORS):
+                    element.set(attr, self._rewrite(value))
+
+    def _rewrite(self, raw: str) -> str:
+        parts = urlsplit(raw.strip())
+        if parts.scheme:
+            if parts.scheme.lower() in SAFE_SCHEMES:
+                return raw
+            self.state.problems.append(
+                (
+                    raw,
+                    f"link uses the scheme '{parts.scheme}:', which is not allowed",
+                    "use an http://, https:// or mailto: address, or link to a content file",
+                )
+            )
+            return "#"
+        if raw.startswith("#"):
+            self.state.links.append((raw, "", unquote(parts.fragment)))
+            return raw
+        path = unquote(parts.path)
+        if parts.netloc or path.startswith("/") or not path.endswith((".md", ".yaml")):
+            self.state.problems.append((raw, f"link to '{raw}' is not a content file", _LINK_HINT))
+            return "#"
+        target = posixpath.normpath(posixpath.join(self.state.content_dir, path))
+        target_url = urls.url_for_content(target)
+        if target.startswith("../") or target_url is None:
+            self.state.problems.append(
+                (
+                    raw,
+                    f"link to '{raw}' is not a page (it resolves to content/{target})",
+                    _LINK_HINT,
+                )
+            )
+            return "#"
+        self.state.links.append((raw, target, unquote(parts.fragment)))
+        href = urls.relative(self.state.page_url, target_url)
+        return f"{href}#{parts.fragment}" if parts.fragment else href
+
+
+class _IdCollector(Treeprocessor):
+    """Record every id in the finished tree: the anchors other pages may link to."""
+
+    def __init__(self, md: markdown.Markdown, state: _State) -> None:
+        super().__init__(md)
+        self.state = state
+
+    def run(self, root: etree.Element) -> None:
+        self.state.ids.update(el.get("id") for el in root.iter() if el.get("id"))
+
+
+# Anchors the engine itself generates: footnotes, and citations to the reference list.
+_GENERATED_ANCHORS = ("#fn:", "#fnref:", "#ref-", "#cite-")
+_LINK_HINT = (
+    "link to a .md or .yaml file in content/ by its relative path "
+    "(e.g. countries/japan.yaml#measures), or write a full https:// URL"
+)
+
+
+class _ExplainerExtension(Extension):
+    def __init__(self, state: _State) -> None:
+        super().__init__()
+        self.state = state
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        md.inlinePatterns.register(_CitationProcessor(self.state), "citation", 175)
+        md.treeprocessors.register(_LinkProcessor(md, self.state), "content_links", 4)
+        md.treeprocessors.register(_IdCollector(md, self.state), "collect_ids", -10)
+
+
+class MarkdownRenderer:
+    """One configured Python-Markdown instance, reused for every document."""
+
+    def __init__(self) -> None:
+        self._state = _State()
+        self._md = markdown.Markdown(
+            extensions=[
+                "extra",
+                "sane_lists",
+                "smarty",
+                "toc",
+                _ExplainerExtension(self._state),
+            ],
+            extension_configs={"toc": {"permalink": False, "toc_depth": "2-3"}},
+            output_format="html",
+        )
+
+    def convert(self, body: str, path: str, body_line: int, page_url: str) -> Document:
+        """Convert `body` (from project file `path`, starting at `body_line`)."""
+        state = self._state
+        state.__init__()  # type: ignore[misc]
+        state.page_url = page_url
+        state.content_dir = posixpath.dirname(path.removeprefix("content/"))
+        self._md.reset()
+        html = self._md.convert(body)
+        locate = _Locator(body, path, body_line)
+        headings = tuple(
+            Heading(item["id"], item["name"], item["level"]) for item in _flatten(self._md)
+        )
+        diagnostics = tuple(
+            Diagnostic(locate.find(f"({raw}"), "error", message, hint)
+            for raw, message, hint in state.problems
+        )
+        return Document(
+            html=html,
+            links=tuple(
+                ContentLink(target or path.removeprefix("content/"), anchor, locate.find(f"({raw}"))
+                for raw, target, anchor in state.links
+            ),
+            citations=tuple(state.numbers),
+            citation_uses=tuple(
+                CitationUse(ids, locate.find(text)) for text, ids in state.citations
+            ),
+            headings=headings,
+            ids=frozenset(state.ids),
+            diagnostics=diagnostics,
+        )
+
+
+def _flatten(md: markdown.Markdown) -> list[dict]:
+    items, stack = [], list(reversed(getattr(md, "toc_tokens", [])))
+    while stack:
+        item = stack.pop()
+        items.append(item)
+        stack.extend(reversed(item.get("children", [])))
+    return items
+
+
+class _Locator:
+    """Find the line and column of the n-th occurrence of a snippet in the source text."""
+
+    def __init__(self, body: str, path: str, body_line: int) -> None:
+        self.body, self.path, self.body_line = body, path, body_line
+        self.used: dict[str, int] = defaultdict(int)
+
+    def find(self, snippet: str) -> Location:
+        n = self.used[snippet]
+        self.used[snippet] += 1
+        index = -1
+        for _ in range(n + 1):
+            found = self.body.find(snippet, index + 1)
+            if found < 0:
+                break
+            index = found
+        if index < 0:
+            index = self.body.find(snippet.lstrip("("))
+        if index < 0:
+            return Location(self.path, self.body_line, 1)
+        line = self.body.count("\n", 0, index)
+        col = index - (self.body.rfind("\n", 0, index) + 1) + 1
+        if snippet.startswith("(") and self.body.startswith(snippet, index):
+            col += 1  # point at the link target, not its parenthesis
+        return Location(self.path, self.body_line + line, col)

@@ -1,0 +1,159 @@
+"""The immutable model of the site: every page, country, measure, source and link.
+
+Built once, before rendering (see assemble.py). The link checker, the sources index,
+backlinks, related countries and the templates all read this one model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from . import urls
+from .dates import PartialDate
+from .errors import Location
+from .markdown import Document
+from .schema import CONFIDENCES, SOURCE_KINDS, STATUSES, VENDORS
+
+
+@dataclass(frozen=True)
+class Settings:
+    title: str
+    description: str
+    language: str
+    base_url: str
+    publisher: str
+    licence: str
+    licence_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    publisher: str
+    date: PartialDate
+    kind: str
+    location: Location
+    title: str | None = None
+    url: str | None = None
+    author: str | None = None
+    note: str | None = None
+    excerpts: tuple[str, ...] = ()
+
+    @property
+    def kind_label(self) -> str:
+        return SOURCE_KINDS[self.kind]
+
+
+@dataclass(frozen=True)
+class Measure:
+    country: str
+    anchor: str
+    date: PartialDate
+    actor: str
+    action: str
+    scope: str
+    vendors: tuple[str, ...]
+    confidence: str
+    sources: tuple[str, ...]
+    location: Location
+    sources_location: Location
+    note: str | None = None
+
+    @property
+    def confidence_label(self) -> str:
+        return CONFIDENCES[self.confidence]
+
+    @property
+    def vendor_labels(self) -> tuple[str, ...]:
+        return tuple(VENDORS[v] for v in self.vendors)
+
+
+@dataclass(frozen=True)
+class Country:
+    slug: str
+    name: str
+    code: str
+    summary: str
+    status: str
+    as_of: dt.date
+    related: tuple[str, ...]
+    measures: tuple[Measure, ...]  # in date order
+    location: Location
+
+    @property
+    def status_label(self) -> str:
+        return STATUSES[self.status]
+
+    @property
+    def url(self) -> str:
+        return f"{urls.COUNTRIES}{self.slug}/"
+
+    @property
+    def latest(self) -> Measure | None:
+        return self.measures[-1] if self.measures else None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTML output: what it is made from and what it shows."""
+
+    url: str
+    kind: str  # home | page | country | countries | sources | not-found
+    title: str
+    template: str
+    inputs: tuple[str, ...]  # project files this page is made from
+    anchors: frozenset[str]  # ids other pages may link to
+    references: tuple[str, ...] = ()  # source ids, numbered from 1
+    document: Document | None = None
+    country: Country | None = None
+    summary: str | None = None
+    updated: dt.date | None = None
+    order: int | None = None
+    draft: bool = False
+
+    @property
+    def output(self) -> str:
+        return urls.output_path(self.url)
+
+    def number(self, source_id: str) -> int:
+        """The reference number of a source on this page."""
+        return self.references.index(source_id) + 1
+
+
+@dataclass(frozen=True)
+class Citer:
+    """A place that cites a source: a page, or one measure on a country page."""
+
+    page_url: str
+    label: str
+    anchor: str = ""
+
+
+@dataclass(frozen=True)
+class Site:
+    settings: Settings
+    pages: tuple[Page, ...]  # sorted by URL
+    page_by_url: Mapping[str, Page]
+    countries: tuple[Country, ...]  # sorted by name
+    country_by_slug: Mapping[str, Country]
+    sources: tuple[Source, ...]  # sorted by date, then id
+    source_by_id: Mapping[str, Source]
+    measures: tuple[Measure, ...]  # every measure, in date order
+    related: Mapping[str, tuple[Country, ...]]  # both ways
+    backlinks: Mapping[str, tuple[Page, ...]]  # pages that link to a URL
+    cited_by: Mapping[str, tuple[Citer, ...]]
+    nav: tuple[Page, ...]
+
+    def breadcrumbs(self, page: Page) -> tuple[Page, ...]:
+        """The pages above this one, from the home page down."""
+        if page.url in (urls.HOME, urls.NOT_FOUND):
+            return ()
+        crumbs = [self.page_by_url[urls.HOME]]
+        parts = page.url.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth]) + "/"
+            if parent in self.page_by_url:
+                crumbs.append(self.page_by_url[parent])
+        return tuple(crumbs)

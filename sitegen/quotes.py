@@ -1,0 +1,109 @@
+"""The quotation check: a quotation followed by a citation must match a cited excerpt.
+
+An explainer built on quotes must quote exactly. A quotation is text in straight or
+curly double quotation marks; the first citation after it in the same paragraph is the
+one it must match. Matching ignores only the kind of quotation marks and line breaks.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .errors import Location, Report
+from .markdown import CITATION_RE
+from .model import Site, Source
+
+_QUOTE_RE = re.compile(r"[\"“]([^\"“”\n]*(?:\n[^\"“”\n]+)*)[\"”]")
+_CITATION = re.compile(CITATION_RE)
+
+
+@dataclass(frozen=True)
+class Quotation:
+    text: str
+    source_ids: tuple[str, ...]
+    location: Location
+
+
+def normalise(text: str) -> str:
+    """Fold quotation marks and whitespace, so only the words are compared."""
+    text = text.replace("‘", "'").replace("’", "'").replace("“", '"').replace("”", '"')
+    return " ".join(text.split())
+
+
+def find_quotations(body: str, path: str, first_line: int) -> list[Quotation]:
+    """Quotations followed by a citation in the same paragraph, with their lines."""
+    found = []
+    offset = 0
+    for paragraph in re.split(r"(\n\s*\n)", body):
+        if paragraph.strip() and not paragraph.lstrip().startswith(("```", "    ")):
+            citations = list(_CITATION.finditer(paragraph))
+            for match in _QUOTE_RE.finditer(paragraph):
+                following = next((c for c in citations if c.start() >= match.end()), None)
+                if following is None or not match.group(1).strip():
+                    continue
+                ids = tuple(p.strip()[1:] for p in following.group(1).split(";"))
+                index = offset + match.start()
+                line = first_line + body.count("\n", 0, index)
+                col = index - (body.rfind("\n", 0, index) + 1) + 1
+                found.append(Quotation(match.group(1), ids, Location(path, line, col)))
+        offset += len(paragraph)
+    return found
+
+
+def closest_excerpt(quote: str, sources: Iterable[Source]) -> str | None:
+    """The passage of the cited excerpts that looks most like the quotation."""
+    best, best_ratio = None, 0.0
+    for source in sources:
+        for excerpt in source.excerpts:
+            text = normalise(excerpt)
+            matcher = difflib.SequenceMatcher(None, quote, text, autojunk=False)
+            match = matcher.find_longest_match(0, len(quote), 0, len(text))
+            start = max(0, match.b - match.a)
+            window = text[start : start + len(quote)]
+            ratio = difflib.SequenceMatcher(None, quote, window, autojunk=False).ratio()
+            if ratio > best_ratio:
+                best, best_ratio = window, ratio
+    return best
+
+
+def check_quotations(
+    quotations: Iterable[Quotation], sources: Mapping[str, Source], report: Report
+) -> None:
+    """Warn about each quotation that no cited source's excerpts contain."""
+    for quotation in quotations:
+        cited = [sources[i] for i in quotation.source_ids if i in sources]
+        quote = normalise(quotation.text)
+        if any(quote in normalise(e) for s in cited for e in s.excerpts):
+            continue
+        names = ", ".join(quotation.source_ids)
+        near = closest_excerpt(quote, cited)
+        hint = (
+            f'closest excerpt: "{near}"'
+            if near
+            else f"add the quoted passage to the excerpts of {names} in content/sources.yaml"
+        )
+        report.warning(
+            quotation.location,
+            f'quotation "{quotation.text}" does not match an excerpt of {names}',
+            hint,
+        )
+
+
+def site_quotations(site: Site, bodies: Mapping[str, tuple[str, int]]) -> list[Quotation]:
+    """Every quotation in the published pages and in the measures' text fields."""
+    found: list[Quotation] = []
+    for page in site.pages:
+        if page.document is None:
+            continue
+        for path in page.inputs:
+            if path in bodies:
+                body, first_line = bodies[path]
+                found.extend(find_quotations(body, path, first_line))
+    for measure in site.measures:
+        for text in (measure.action, measure.scope, measure.note or ""):
+            for match in _QUOTE_RE.finditer(text):
+                found.append(Quotation(match.group(1), measure.sources, measure.location))
+    return found

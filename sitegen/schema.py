@@ -1,0 +1,306 @@
+"""Declared fields of every input, and the checks that turn raw YAML into typed values.
+
+No I/O: takes a YamlDoc, returns a dict of converted values, and reports each problem at
+the line of the offending key or value, with the allowed values or form as the hint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .dates import PartialDate
+from .errors import Report
+from .yamldoc import KeyPath, YamlDoc
+
+STATUSES: Mapping[str, str] = {
+    "ban": "Ban",
+    "restriction": "Restriction",
+    "planned": "Planned",
+    "urged": "Urged",
+    "under-review": "Under review",
+    "no-restriction": "No restriction",
+    "opposes": "Opposes restrictions",
+}
+CONFIDENCES: Mapping[str, str] = {
+    "confirmed": "Confirmed",
+    "reported": "Reported",
+    "thought": "Thought",
+}
+STATUS_MEANINGS: Mapping[str, str] = {
+    "ban": "A rule in force excludes the vendors from the stated scope.",
+    "restriction": "A narrower limit: part of a network, a procurement channel, a sales outlet.",
+    "planned": "A government has decided on, or is reported to be preparing, a restriction "
+    "not yet in force.",
+    "urged": "Officials or others have called for a restriction; no decision has been made.",
+    "under-review": "A formal review is under way whose outcome may restrict the vendors.",
+    "no-restriction": "No restriction is in place.",
+    "opposes": "The country opposes restrictions on the vendors.",
+}
+CONFIDENCE_MEANINGS: Mapping[str, str] = {
+    "confirmed": "An official statement, a law or the company concerned confirms it.",
+    "reported": "News reports say so, citing sources, but it is not officially confirmed.",
+    "thought": "The reporting says it is thought or believed, without a named source.",
+}
+VENDORS: Mapping[str, str] = {"huawei": "Huawei", "zte": "ZTE"}
+SOURCE_KINDS: Mapping[str, str] = {
+    "news": "News report",
+    "official": "Official statement",
+    "company": "Company statement",
+    "law": "Law",
+    "reference": "Reference work",
+}
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+RESERVED_SLUGS = frozenset({"index"})
+
+
+class Invalid(Exception):
+    """A value that does not fit its field: the message and what to write instead."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+Converter = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One declared field: how to convert it, and whether it must be present."""
+
+    name: str
+    convert: Converter
+    required: bool = False
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dt.date):
+        return "a date"
+    return "text"
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"expected text, got {_type_name(value)}", "write it as text in quotes")
+    if not value.strip():
+        raise Invalid("is empty", "write a value or remove the field")
+    return value.strip()
+
+
+def one_of(vocabulary: Mapping[str, str]) -> Converter:
+    def convert(value: Any) -> str:
+        if isinstance(value, str) and value in vocabulary:
+            return value
+        shown = value if isinstance(value, str) else _type_name(value)
+        raise Invalid(f"'{shown}' is not allowed", f"use one of: {', '.join(vocabulary)}")
+
+    return convert
+
+
+def partial_date(value: Any) -> PartialDate:
+    try:
+        return PartialDate.parse(value)
+    except ValueError as exc:
+        raise Invalid(f"'{value}' is not a valid date", f"write {exc}") from None
+
+
+def day(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    raise Invalid(f"'{value}' is not a date", "write a day as YYYY-MM-DD, for example 2018-12-10")
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise Invalid(f"expected true or false, got {_type_name(value)}", "write true or false")
+
+
+def integer(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise Invalid(f"expected a whole number, got {_type_name(value)}", "write a number like 3")
+
+
+def slug(value: Any) -> str:
+    if isinstance(value, str) and SLUG_RE.match(value) and value not in RESERVED_SLUGS:
+        return value
+    raise Invalid(
+        f"'{value}' is not a valid id",
+        "use lower-case letters, digits and single hyphens, like new-zealand",
+    )
+
+
+def country_code(value: Any) -> str:
+    if isinstance(value, str) and re.fullmatch(r"[A-Z]{2}", value):
+        return value
+    raise Invalid(f"'{value}' is not an ISO 3166-1 alpha-2 code", "write two capital letters")
+
+
+def web_url(value: Any) -> str:
+    value = text(value)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in ' <>"'):
+        raise Invalid(f"'{value}' is not an http(s) URL", "write a full http:// or https:// URL")
+    return value
+
+
+def base_url(value: Any) -> str:
+    value = web_url(value)
+    if urlsplit(value).query or urlsplit(value).fragment:
+        raise Invalid(f"'{value}' has a query or fragment", "write the site's root address")
+    return value if value.endswith("/") else value + "/"
+
+
+def language(value: Any) -> str:
+    if isinstance(value, str) and re.fullmatch(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*", value):
+        return value
+    raise Invalid(f"'{value}' is not a language tag", "write a BCP 47 tag such as en or en-GB")
+
+
+def template_name(value: Any) -> str:
+    value = text(value)
+    if not re.fullmatch(r"[a-z0-9_-]+\.html", value):
+        raise Invalid(f"'{value}' is not a template name", "write a file name like page.html")
+    return value
+
+
+def list_of(item: Converter, *, min_items: int = 0, unique: bool = True) -> Converter:
+    def convert(value: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            raise Invalid(f"expected a list, got {_type_name(value)}", "write a list like [a, b]")
+        if len(value) < min_items:
+            raise Invalid(f"needs at least {min_items} item(s)", "add one")
+        items = []
+        for element in value:
+            try:
+                converted = item(element)
+            except Invalid as exc:
+                raise Invalid(f"list item {exc.message}", exc.hint) from None
+            if unique and converted in items:
+                raise Invalid(f"'{converted}' is listed twice", "list it once")
+            items.append(converted)
+        return tuple(items)
+
+    return convert
+
+
+def check_mapping(
+    doc: YamlDoc,
+    keypath: KeyPath,
+    fields: tuple[Field, ...],
+    report: Report,
+    what: str,
+) -> dict[str, Any] | None:
+    """Convert the mapping at `keypath`; report unknown, missing and invalid fields."""
+    value = doc.data
+    for key in keypath:
+        value = value[key]
+    if not isinstance(value, dict):
+        report.error(
+            doc.at(keypath),
+            f"{what} must be a mapping of fields, got {_type_name(value)}",
+            f"write fields as 'name: value'; expected: {', '.join(f.name for f in fields)}",
+        )
+        return None
+    known = {f.name: f for f in fields}
+    result: dict[str, Any] = {}
+    ok = True
+    for key in value:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "remove it"
+            report.error(
+                doc.key_at((*keypath, key)),
+                f"unknown field '{key}' in {what}",
+                f"{hint} Allowed fields: {', '.join(known)}",
+            )
+            ok = False
+    for field in fields:
+        if field.name not in value or value[field.name] is None:
+            if field.required:
+                report.error(
+                    doc.at(keypath),
+                    f"missing required field '{field.name}' in {what}",
+                    f"add '{field.name}: ...'",
+                )
+                ok = False
+            continue
+        try:
+            result[field.name] = field.convert(value[field.name])
+        except Invalid as exc:
+            report.error(
+                doc.at((*keypath, field.name)), f"field '{field.name}' {exc.message}", exc.hint
+            )
+            ok = False
+    return result if ok else None
+
+
+SETTINGS_FIELDS = (
+    Field("title", text, required=True),
+    Field("description", text, required=True),
+    Field("language", language, required=True),
+    Field("base_url", base_url, required=True),
+    Field("publisher", text, required=True),
+    Field("licence", text, required=True),
+    Field("licence_url", web_url),
+)
+
+PAGE_FIELDS = (
+    Field("title", text, required=True),
+    Field("summary", text),
+    Field("updated", day),
+    Field("draft", boolean),
+    Field("order", integer),
+    Field("template", template_name),
+)
+
+COUNTRY_FIELDS = (
+    Field("name", text, required=True),
+    Field("code", country_code, required=True),
+    Field("summary", text, required=True),
+    Field("status", one_of(STATUSES), required=True),
+    Field("as_of", day, required=True),
+    Field("related", list_of(slug)),
+    Field("measures", lambda v: v, required=True),
+)
+
+MEASURE_FIELDS = (
+    Field("date", partial_date, required=True),
+    Field("actor", text, required=True),
+    Field("action", text, required=True),
+    Field("scope", text, required=True),
+    Field("vendors", list_of(one_of(VENDORS), min_items=1), required=True),
+    Field("confidence", one_of(CONFIDENCES), required=True),
+    Field("sources", list_of(slug, min_items=1), required=True),
+    Field("note", text),
+)
+
+SOURCE_FIELDS = (
+    Field("id", slug, required=True),
+    Field("publisher", text, required=True),
+    Field("title", text),
+    Field("date", partial_date, required=True),
+    Field("url", web_url),
+    Field("kind", one_of(SOURCE_KINDS), required=True),
+    Field("author", text),
+    Field("note", text),
+    Field("excerpts", list_of(text, min_items=1)),
+)

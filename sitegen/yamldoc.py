@@ -1,0 +1,151 @@
+"""YAML parsing that keeps the line and column of every key and value.
+
+PyYAML's composer gives nodes with marks; we build plain Python values from them and
+keep a map from key path to position, so that later stages can point at the exact line.
+Aliases are refused (they make "billion laughs" expansions possible and are never needed
+in content), as are duplicate keys (PyYAML would silently keep the last one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from .errors import Location, Report
+
+try:  # The C loader is several times faster where libyaml is available.
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    """Parsed YAML plus where each value (and each mapping key) came from."""
+
+    path: str
+    data: Any
+    value_marks: Mapping[KeyPath, tuple[int, int]]
+    key_marks: Mapping[KeyPath, tuple[int, int]]
+
+    def at(self, keypath: KeyPath = ()) -> Location:
+        """The location of the value at `keypath`, or of its nearest parent."""
+        return self._find(self.value_marks, keypath)
+
+    def key_at(self, keypath: KeyPath) -> Location:
+        """The location of the key that names `keypath` (falls back to the value)."""
+        if keypath in self.key_marks:
+            line, col = self.key_marks[keypath]
+            return Location(self.path, line, col)
+        return self.at(keypath)
+
+    def _find(self, marks: Mapping[KeyPath, tuple[int, int]], keypath: KeyPath) -> Location:
+        while keypath not in marks and keypath:
+            keypath = keypath[:-1]
+        line, col = marks.get(keypath, (1, 1))
+        return Location(self.path, line, col)
+
+
+class _AliasFound(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, node: yaml.Node, first: yaml.Node) -> None:
+        self.key, self.node, self.first = key, node, first
+
+
+def _pos(node: yaml.Node, line_offset: int) -> tuple[int, int]:
+    return node.start_mark.line + 1 + line_offset, node.start_mark.column + 1
+
+
+def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> YamlDoc | None:
+    """Parse one YAML document; report malformed input at its line and return None."""
+    value_marks: dict[KeyPath, tuple[int, int]] = {}
+    key_marks: dict[KeyPath, tuple[int, int]] = {}
+    loader = _Loader(text)
+    seen: set[int] = set()
+
+    def build(node: yaml.Node, keypath: KeyPath) -> Any:
+        if id(node) in seen:
+            raise _AliasFound(node)
+        seen.add(id(node))
+        value_marks[keypath] = _pos(node, line_offset)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            first_key_node: dict[Any, yaml.Node] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise _AliasFound(key_node)
+                key = build_key(key_node)
+                if key in result:
+                    raise _DuplicateKey(str(key), key_node, first_key_node[key])
+                first_key_node[key] = key_node
+                key_marks[(*keypath, key)] = _pos(key_node, line_offset)
+                result[key] = build(value_node, (*keypath, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item, (*keypath, i)) for i, item in enumerate(node.value)]
+        return loader.construct_object(node)
+
+    def build_key(node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return repr(node.value)[:40]
+        key = loader.construct_object(node)
+        return key if isinstance(key, str | int | bool) or key is None else str(key)
+
+    try:
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+        data = None if root is None else build(root, ())
+    except _AliasFound as exc:
+        line, col = _pos(exc.node, line_offset)
+        report.error(
+            Location(path, line, col),
+            "YAML anchors, aliases and merge keys are not supported",
+            "write the value out in full where it is needed",
+        )
+        return None
+    except _DuplicateKey as exc:
+        line, col = _pos(exc.node, line_offset)
+        first_line, _ = _pos(exc.first, line_offset)
+        report.error(
+            Location(path, line, col),
+            f"duplicate key '{exc.key}' (first given on line {first_line})",
+            "keep one of them",
+        )
+        return None
+    except yaml.MarkedYAMLError as exc:
+        report.error(_yaml_error_location(exc, path, line_offset), *_describe_yaml_error(exc))
+        return None
+    except yaml.YAMLError as exc:  # errors without a mark, e.g. from the reader
+        report.error(Location(path, 1 + line_offset, 1), f"malformed YAML: {exc}", _YAML_HINT)
+        return None
+    return YamlDoc(path, data, value_marks, key_marks)
+
+
+_YAML_HINT = "check the indentation, colons and quoting on this line"
+
+
+def _yaml_error_location(exc: yaml.MarkedYAMLError, path: str, line_offset: int) -> Location:
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return Location(path, 1 + line_offset, 1)
+    return Location(path, mark.line + 1 + line_offset, mark.column + 1)
+
+
+def _describe_yaml_error(exc: yaml.MarkedYAMLError) -> tuple[str, str]:
+    problem = (exc.problem or "could not be parsed").strip()
+    if "'\\t'" in problem or "\\t" in problem:
+        return f"malformed YAML: {problem}", "YAML does not allow tabs here; indent with spaces"
+    if exc.context:
+        problem = f"{problem} ({exc.context.strip()})"
+    return f"malformed YAML: {problem}", _YAML_HINT
