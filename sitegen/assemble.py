@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -42,8 +42,10 @@ GENERATED_IDS = frozenset({"main", "references", "measures", "related", "mention
 
 
 def closest(word: str, choices: Iterable[str]) -> str:
-    """A hint naming the nearest known values."""
-    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
+    """A hint naming the nearest known values (by spelling, or sharing a prefix)."""
+    choices = sorted(choices)
+    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
+    close += [c for c in choices if c.startswith(word) and c not in close][: 3 - len(close)]
     return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
@@ -124,10 +126,17 @@ def _country(doc: YamlDoc, report: Report) -> Country | None:
     return Country(slug=country_slug, measures=ordered, location=doc.at(), **values)
 
 
+def _declared_source_ids(doc: YamlDoc | None) -> set[str]:
+    """Every id written in sources.yaml, valid entry or not, so errors do not cascade."""
+    if doc is None or not isinstance(doc.data, list):
+        return set()
+    return {e["id"] for e in doc.data if isinstance(e, dict) and isinstance(e.get("id"), str)}
+
+
 def _check_citations(
     countries: Iterable[Country],
     documents: Iterable[Document],
-    sources: Mapping[str, Source],
+    sources: Collection[str],
     report: Report,
 ) -> None:
     """Every cited id must be a source; suggest the closest ids when it is not."""
@@ -152,7 +161,10 @@ def _check_citations(
 
 
 def _check_related(
-    countries: Mapping[str, Country], docs: Mapping[str, YamlDoc], report: Report
+    countries: Mapping[str, Country],
+    docs: Mapping[str, YamlDoc],
+    declared: Collection[str],
+    report: Report,
 ) -> dict[str, tuple[Country, ...]]:
     """Related countries, both ways: if A lists B, B shows A."""
     related: dict[str, set[str]] = defaultdict(set)
@@ -165,13 +177,13 @@ def _check_related(
                     f"'{other}' lists itself as related",
                     "remove it from related",
                 )
-            elif other not in countries:
+            elif other not in declared:
                 report.error(
                     doc.at(("related", index)),
                     f"unknown country '{other}' in related",
-                    closest(other, countries) or "use the slug of a file in content/countries/",
+                    closest(other, declared) or "use the slug of a file in content/countries/",
                 )
-            else:
+            elif other in countries:
                 related[country.slug].add(other)
                 related[other].add(country.slug)
     return {
@@ -196,7 +208,7 @@ def _page_anchors(
         for heading in document.headings:
             if heading.id in GENERATED_IDS:
                 report.error(
-                    Location(path),
+                    heading.location,
                     f"heading '{heading.text}' takes the id '{heading.id}', "
                     "which the page template uses",
                     "rename the heading, or give it an id with {#other-id}",
@@ -206,13 +218,16 @@ def _page_anchors(
 
 def assemble(
     project: Project,
-    settings: Settings,
+    settings: Settings | None,
     documents: Mapping[str, Document],
     report: Report,
     *,
     include_drafts: bool = False,
 ) -> Site | None:
-    """Check everything against everything else and build the Site; None on errors."""
+    """Check everything against everything else and build the Site; None on errors.
+
+    Runs even when the settings are invalid, so that all errors are reported at once.
+    """
     sources = _sources(project.sources, report)
     country_docs = {}
     countries: dict[str, Country] = {}
@@ -221,8 +236,10 @@ def assemble(
         if country is not None:
             countries[country.slug] = country
             country_docs[country.slug] = doc
-    related = _check_related(countries, country_docs, report)
-    _check_citations(countries.values(), documents.values(), sources, report)
+    declared = {d.path.rsplit("/", 1)[1].removesuffix(".yaml") for d in project.countries}
+    related = _check_related(countries, country_docs, declared, report)
+    source_ids = set(sources) | _declared_source_ids(project.sources)
+    _check_citations(countries.values(), documents.values(), source_ids, report)
     for document in documents.values():
         for diagnostic in document.diagnostics:
             report.diagnostics.append(diagnostic)
@@ -374,7 +391,7 @@ def assemble(
                 "restore it from the project's templates/ folder",
             )
     cited_by = _cited_by(pages, countries.values(), sources, report)
-    if report.errors:
+    if report.errors or settings is None:
         return None
 
     ordered = tuple(sorted(page_by_url.values(), key=lambda p: p.url))
@@ -433,6 +450,8 @@ def _cited_by(
             for source_id in measure.sources:
                 label = f"{country.name}: measure of {measure.date.display}"
                 citers[source_id].append(Citer(country.url, label, measure.anchor))
+    if report.errors:  # a rejected page or table would make this warning misleading
+        return {}
     for source in sources.values():
         if source.id not in citers:
             report.warning(

@@ -48,6 +48,7 @@ class Heading:
     id: str
     text: str
     level: int
+    location: Location
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,8 @@ class MarkdownRenderer:
         html = self._md.convert(body)
         locate = _Locator(body, path, body_line)
         headings = tuple(
-            Heading(item["id"], item["name"], item["level"]) for item in _flatten(self._md)
+            Heading(item["id"], item["name"], item["level"], locate.find(item["name"]))
+            for item in _flatten(self._md)
         )
         diagnostics = tuple(
             Diagnostic(locate.find(f"({raw}"), "error", message, hint)

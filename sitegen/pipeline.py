@@ -58,8 +58,6 @@ def build_model(project: Project, options: Options, report: Report) -> Site | No
     """Validate everything and assemble the site model; None if there were errors."""
     settings = load_settings(project.settings, report)
     documents = convert_documents(project, MarkdownRenderer())
-    if settings is None:
-        return None
     site = assemble(project, settings, documents, report, include_drafts=options.include_drafts)
     if site is None:
         return None

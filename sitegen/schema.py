@@ -193,7 +193,7 @@ def list_of(item: Converter, *, min_items: int = 0, unique: bool = True) -> Conv
             try:
                 converted = item(element)
             except Invalid as exc:
-                raise Invalid(f"list item {exc.message}", exc.hint) from None
+                raise Invalid(f"in the list, {exc.message}", exc.hint) from None
             if unique and converted in items:
                 raise Invalid(f"'{converted}' is listed twice", "list it once")
             items.append(converted)
@@ -230,7 +230,7 @@ def check_mapping(
             report.error(
                 doc.key_at((*keypath, key)),
                 f"unknown field '{key}' in {what}",
-                f"{hint} Allowed fields: {', '.join(known)}",
+                f"{hint} (allowed fields: {', '.join(known)})",
             )
             ok = False
     for field in fields:
@@ -247,7 +247,7 @@ def check_mapping(
             result[field.name] = field.convert(value[field.name])
         except Invalid as exc:
             report.error(
-                doc.at((*keypath, field.name)), f"field '{field.name}' {exc.message}", exc.hint
+                doc.at((*keypath, field.name)), f"field '{field.name}': {exc.message}", exc.hint
             )
             ok = False
     return result if ok else None

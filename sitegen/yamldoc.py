@@ -144,7 +144,7 @@ def _yaml_error_location(exc: yaml.MarkedYAMLError, path: str, line_offset: int)
 
 def _describe_yaml_error(exc: yaml.MarkedYAMLError) -> tuple[str, str]:
     problem = (exc.problem or "could not be parsed").strip()
-    if "'\\t'" in problem or "\\t" in problem:
+    if "\\t" in problem or "tab" in problem:
         return f"malformed YAML: {problem}", "YAML does not allow tabs here; indent with spaces"
     if exc.context:
         problem = f"{problem} ({exc.context.strip()})"

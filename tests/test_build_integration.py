@@ -1,0 +1,194 @@
+"""Build small sites and assert on the parsed HTML of what comes out."""
+
+from __future__ import annotations
+
+from conftest import SiteDir
+
+
+def test_builds_every_page(make_site) -> None:
+    site: SiteDir = make_site()
+    outcome = site.build()
+    assert outcome.code == 0, outcome.err
+    assert sorted(site.tree()) == [
+        ".sitegen-output",
+        "404.html",
+        "about/index.html",
+        "countries/china/index.html",
+        "countries/index.html",
+        "countries/japan/index.html",
+        "favicon.svg",
+        "index.html",
+        "sources/index.html",
+        "style.css",
+    ]
+    assert outcome.out.startswith("built 7 pages into ")
+
+
+def test_home_table_lists_every_country_with_status(make_site) -> None:
+    site = make_site()
+    site.build()
+    rows = site.html("index.html").select("table.status-table tbody tr")
+    cells = [
+        (
+            row.th.get_text(strip=True),
+            row.th.a["href"],
+            row.select_one(".status").get_text(),
+            row.select_one("time")["datetime"],
+            row.select_one(".confidence").get_text(),
+        )
+        for row in rows
+    ]
+    assert cells == [
+        ("China", "countries/china/index.html", "Opposes restrictions", "2018-12-07", "Confirmed"),
+        ("Japan", "countries/japan/index.html", "Planned", "2018-12-10", "Confirmed"),
+    ]
+
+
+def test_citations_number_and_link_to_reference_list(make_site) -> None:
+    site = make_site()
+    site.build()
+    page = site.html("index.html")
+    cites = [a["href"] for a in page.select("sup.cite a")]
+    assert cites == ["#ref-1", "#ref-1"]
+    ref = page.select_one("#ref-1")
+    assert ref is not None
+    assert ref.cite.get_text() == "Japan to ban Huawei, ZTE from govt contracts"
+    assert ref.select_one('a[href="sources/index.html#reuters-japan"]') is not None
+    assert ref.select_one('a[href="https://example.com/reuters"]') is not None
+
+
+def test_several_citations_in_one_bracket(make_site) -> None:
+    site = make_site()
+    site.build()
+    page = site.html("about/index.html")
+    assert [a.get_text() for a in page.select("sup.cite a")] == ["1", "2"]
+    refs = [" ".join(li.get_text().split()) for li in page.select(".references li")]
+    assert refs[0].startswith("Ministry of Foreign Affairs, headline unconfirmed, December 2018")
+    assert refs[1].startswith("Reuters, Japan to ban")
+
+
+def test_content_links_are_rewritten_relative(make_site) -> None:
+    site = make_site()
+    site.build()
+    hrefs = [a["href"] for a in site.html("index.html").select("main p a:not(sup a)")]
+    assert hrefs == [
+        "countries/japan/index.html",
+        "countries/japan/index.html#measures",
+        "countries/china/index.html",
+    ]
+    nav = [a["href"] for a in site.html("countries/japan/index.html").select("header nav a")]
+    assert nav == [
+        "../../index.html",
+        "../index.html",
+        "../../about/index.html",
+        "../../sources/index.html",
+    ]
+
+
+def test_country_page_measures_related_backlinks_references(make_site) -> None:
+    site = make_site()
+    site.build()
+    page = site.html("countries/japan/index.html")
+    assert page.h1.get_text() == "Japan"
+    rows = page.select("table.measures tbody tr")
+    assert [r["id"] for r in rows] == ["measure-1", "measure-2"]
+    assert [r.select_one("time")["datetime"] for r in rows] == ["2018-12", "2018-12-10"]
+    assert [r.select_one(".confidence").get_text() for r in rows] == ["Reported", "Confirmed"]
+    # the narrative cites reuters-japan as [1]; the measures add kyodo-decision as [2]
+    assert [a["href"] for a in rows[1].select("sup.cite a")] == ["#ref-2"]
+    assert [a["href"] for a in rows[0].select("sup.cite a")] == ["#ref-1"]
+    related = [a.get_text() for a in page.select("#related ~ ul a")]
+    assert related == ["China"]
+    mentions = [a["href"] for a in page.select("#mentioned-in ~ ul a")]
+    assert mentions == ["../../index.html"]
+
+
+def test_related_is_shown_both_ways(make_site) -> None:
+    site = make_site()
+    site.build()
+    page = site.html("countries/china/index.html")
+    assert [a["href"] for a in page.select("#related ~ ul a")] == ["../japan/index.html"]
+
+
+def test_sources_index_backlinks_to_pages_and_measures(make_site) -> None:
+    site = make_site()
+    site.build()
+    page = site.html("sources/index.html")
+    entry = page.select_one("li#reuters-japan")
+    assert [a["href"] for a in entry.select(".cited-by a")] == [
+        "../index.html",
+        "../about/index.html",
+        "../countries/japan/index.html",
+        "../countries/japan/index.html#measure-1",
+    ]
+    kyodo = page.select_one("li#kyodo-decision")
+    assert [a.get_text() for a in kyodo.select(".cited-by a")] == [
+        "Japan: measure of 10 December 2018"
+    ]
+
+
+def test_absolute_urls_only_where_formats_require(make_site) -> None:
+    site = make_site()
+    site.build()
+    page = site.html("countries/japan/index.html")
+    assert page.select_one('link[rel="canonical"]')["href"] == (
+        "https://example.org/sub/path/countries/japan/"
+    )
+    internal = [a["href"] for a in page.select("a[href]")]
+    assert not [h for h in internal if h.startswith("https://example.org")]
+    # the 404 page is served at any depth, so it links absolutely from base_url
+    missing = site.html("404.html")
+    assert missing.select_one('link[rel="stylesheet"]')["href"] == (
+        "https://example.org/sub/path/style.css"
+    )
+
+
+def test_drafts_are_left_out_unless_asked(make_site) -> None:
+    site = make_site({"content/draft.md": "---\ntitle: Draft\ndraft: true\n---\nText.\n"})
+    outcome = site.build()
+    assert outcome.code == 0
+    assert (
+        "content/draft.md:3:8: warning: draft page is not published; remove 'draft: true' to publish it\n"
+        in outcome.err
+    )
+    assert not (site.root / "site/draft/index.html").exists()
+    outcome = site.build("build", "--drafts")
+    assert (site.root / "site/draft/index.html").exists()
+
+
+def test_markdown_raw_html_is_escaped(make_site) -> None:
+    site = make_site({"content/about.md": "---\ntitle: A\n---\n<script>alert(1)</script> x\n"})
+    assert site.build().code == 0
+    page = site.html("about/index.html")
+    assert page.select("main script") == []
+    assert "<script>alert(1)</script>" in page.main.get_text()
+
+
+def test_yaml_text_is_escaped(make_site) -> None:
+    site = make_site()
+    site.write(
+        "content/countries/china.yaml",
+        (site.root / "content/countries/china.yaml")
+        .read_text()
+        .replace("Opposes the restrictions.", '"<b onmouseover=x>Opposes</b>"'),
+    )
+    assert site.build().code == 0
+    page = site.html("countries/china/index.html")
+    assert page.select("main b") == []
+    assert page.select_one(".lead").get_text() == "<b onmouseover=x>Opposes</b>"
+
+
+def test_check_writes_nothing(make_site) -> None:
+    site = make_site()
+    outcome = site.build("check")
+    assert outcome.code == 0
+    assert outcome.out.startswith("checked 7 pages")
+    assert not (site.root / "site").exists()
+
+
+def test_builds_are_byte_identical(make_site) -> None:
+    site = make_site()
+    site.build()
+    first = site.tree()
+    site.build()
+    assert site.tree() == first
