@@ -148,8 +148,8 @@ def test_drafts_are_left_out_unless_asked(make_site) -> None:
     outcome = site.build()
     assert outcome.code == 0
     assert (
-        "content/draft.md:3:8: warning: draft page is not published; remove 'draft: true' to publish it\n"
-        in outcome.err
+        "content/draft.md:3:8: warning: draft page is not published; "
+        "remove 'draft: true' to publish it\n" in outcome.err
     )
     assert not (site.root / "site/draft/index.html").exists()
     outcome = site.build("build", "--drafts")
