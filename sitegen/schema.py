@@ -6,6 +6,7 @@ the line of the offending key or value, with the allowed values or form as the h
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import re
@@ -122,8 +123,13 @@ def partial_date(value: Any) -> PartialDate:
 
 
 def day(value: Any) -> dt.date:
+    """A full date, written bare (YAML's date) or quoted as 'YYYY-MM-DD'."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            if len(value.strip()) == 10:
+                return dt.date.fromisoformat(value.strip())
     raise Invalid(f"'{value}' is not a date", "write a day as YYYY-MM-DD, for example 2018-12-10")
 
 

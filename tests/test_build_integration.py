@@ -192,3 +192,17 @@ def test_builds_are_byte_identical(make_site) -> None:
     first = site.tree()
     site.build()
     assert site.tree() == first
+
+
+def test_quoted_and_bare_dates_are_both_accepted(make_site) -> None:
+    site = make_site()
+    text = (site.root / "content/countries/china.yaml").read_text()
+    site.write(
+        "content/countries/china.yaml",
+        text.replace("as_of: 2018-12-07", 'as_of: "2018-12-07"').replace(
+            "- date: 2018-12-07", '- date: "2018-12-07"'
+        ),
+    )
+    assert site.build().code == 0
+    page = site.html("countries/china/index.html")
+    assert page.select_one(".country-status time")["datetime"] == "2018-12-07"

@@ -1,0 +1,163 @@
+"""The real explainer: it builds under --strict, identically twice, with no broken links.
+
+The link walk serves the built site over HTTP from the root of a host and from a
+sub-path, and also resolves every link as a file opened from disk. Every internal
+href/src must answer, and every #fragment must be an id in its target page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import pytest
+from bs4 import BeautifulSoup
+
+from sitegen.cli import main
+
+PROJECT = Path(__file__).resolve().parent.parent
+LINK_ATTRS = (("a", "href"), ("link", "href"), ("img", "src"), ("script", "src"))
+
+
+@pytest.fixture(scope="module")
+def real_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("real")
+    for folder in ("content", "templates", "static"):
+        shutil.copytree(PROJECT / folder, root / folder)
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(real_project: Path) -> Path:
+    assert main(["build", "--strict"], root=real_project) == 0
+    return real_project / "site"
+
+
+def pages(site: Path) -> list[str]:
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+
+
+def references(site: Path, page: str) -> Iterator[str]:
+    soup = BeautifulSoup((site / page).read_text("utf-8"), "html.parser")
+    for tag, attr in LINK_ATTRS:
+        for element in soup.find_all(tag):
+            value = element.get(attr)
+            if value and not urlsplit(value).scheme:
+                yield value
+
+
+def ids_of(html: str) -> set[str]:
+    soup = BeautifulSoup(html, "html.parser")
+    return {el["id"] for el in soup.find_all(id=True)}
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_real_content_builds_strict_with_every_country(built: Path) -> None:
+    countries = sorted(p.stem for p in (PROJECT / "content/countries").glob("*.yaml"))
+    assert countries == [
+        "australia",
+        "canada",
+        "china",
+        "germany",
+        "japan",
+        "new-zealand",
+        "united-kingdom",
+        "united-states",
+    ]
+    for slug in countries:
+        assert (built / f"countries/{slug}/index.html").is_file()
+    home = BeautifulSoup((built / "index.html").read_text(), "html.parser")
+    assert len(home.select("table.status-table tbody tr")) == len(countries)
+    sources = BeautifulSoup((built / "sources/index.html").read_text(), "html.parser")
+    assert len(sources.select("ol.sources > li[id]")) >= 20
+
+
+def test_two_builds_are_byte_identical(real_project: Path, built: Path) -> None:
+    first = {p: (built / p).read_bytes() for p in pages(built)}
+    other = real_project.parent / "again"
+    assert main(["build", "--strict", "--out", str(other)], root=real_project) == 0
+    assert sorted(p.relative_to(other).as_posix() for p in other.rglob("*")) == sorted(
+        p.relative_to(built).as_posix() for p in built.rglob("*")
+    )
+    assert {p: (other / p).read_bytes() for p in pages(other)} == first
+
+
+@pytest.mark.parametrize("mount", ["", "deep/sub/path/"])
+def test_every_link_and_fragment_resolves_over_http(
+    built: Path, tmp_path: Path, mount: str
+) -> None:
+    served = tmp_path / "www"
+    shutil.copytree(built, served / mount)
+    broken: list[str] = []
+    fetched: dict[str, str | None] = {}
+    with serve(served) as host:
+        base = host + mount
+
+        def fetch(url: str) -> str | None:
+            if url not in fetched:
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        fetched[url] = response.read().decode("utf-8", "replace")
+                except urllib.error.URLError:
+                    fetched[url] = None
+            return fetched[url]
+
+        checked = 0
+        for page in pages(built):
+            if page == "404.html":  # served at any path, so it links absolutely
+                continue
+            page_url = urljoin(base, page)
+            for ref in references(built, page):
+                target, fragment = urldefrag(urljoin(page_url, ref))
+                checked += 1
+                if not target.startswith(base):
+                    broken.append(f"{page}: {ref} leaves the site")
+                    continue
+                body = fetch(target)
+                if body is None:
+                    broken.append(f"{page}: {ref} is not served")
+                elif fragment and fragment not in ids_of(body):
+                    broken.append(f"{page}: {ref} has no id #{fragment}")
+    assert broken == []
+    assert checked > 500
+
+
+def test_every_link_resolves_as_files_on_disk(built: Path) -> None:
+    broken = []
+    for page in pages(built):
+        if page == "404.html":
+            continue
+        for ref in references(built, page):
+            path, fragment = urldefrag(ref)
+            target = (built / page).parent / path if path else built / page
+            if not target.is_file():
+                broken.append(f"{page}: {ref}")
+            elif fragment and target.suffix == ".html":
+                if fragment not in ids_of(target.read_text("utf-8")):
+                    broken.append(f"{page}: {ref} (fragment)")
+    assert broken == []
