@@ -157,7 +157,10 @@ def test_every_link_resolves_as_files_on_disk(built: Path) -> None:
             target = (built / page).parent / path if path else built / page
             if not target.is_file():
                 broken.append(f"{page}: {ref}")
-            elif fragment and target.suffix == ".html":
-                if fragment not in ids_of(target.read_text("utf-8")):
-                    broken.append(f"{page}: {ref} (fragment)")
+            elif (
+                fragment
+                and target.suffix == ".html"
+                and fragment not in ids_of(target.read_text("utf-8"))
+            ):
+                broken.append(f"{page}: {ref} (fragment)")
     assert broken == []
