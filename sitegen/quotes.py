@@ -62,7 +62,12 @@ def closest_excerpt(quote: str, sources: Iterable[Source]) -> str | None:
             matcher = difflib.SequenceMatcher(None, quote, text, autojunk=False)
             match = matcher.find_longest_match(0, len(quote), 0, len(text))
             start = max(0, match.b - match.a)
-            window = text[start : start + len(quote)]
+            end = start + len(quote)
+            while start > 0 and not text[start - 1].isspace():
+                start -= 1  # widen to whole words
+            while end < len(text) and not text[end].isspace():
+                end += 1
+            window = text[start:end].strip()
             ratio = difflib.SequenceMatcher(None, quote, window, autojunk=False).ratio()
             if ratio > best_ratio:
                 best, best_ratio = window, ratio
