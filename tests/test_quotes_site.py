@@ -30,7 +30,7 @@ def test_near_miss_warns_with_closest_excerpt(make_site) -> None:
     site = make_site(
         {
             "content/about.md": ABOUT.format(
-                "Intro.\n\nSuga said \"Cyber security is becoming an important issue\" "
+                'Intro.\n\nSuga said "Cyber security is becoming an important issue" '
                 "[@reuters-japan]."
             )
         }
@@ -70,6 +70,6 @@ def test_quotation_in_measure_text_is_checked(make_site) -> None:
     )
     outcome = site.build()
     assert outcome.err.splitlines()[0].startswith(
-        "content/countries/china.yaml:7:5: warning: quotation \"seriously concerned\" "
+        'content/countries/china.yaml:7:5: warning: quotation "seriously concerned" '
         "does not match an excerpt of mfa-statement"
     )
