@@ -16,7 +16,19 @@ from . import urls
 from .errors import Location, Report
 from .load import MarkdownFile, Project
 from .markdown import Document
-from .model import Citer, Country, Measure, Page, Settings, Site, Source
+from .model import (
+    Citer,
+    Country,
+    CountryRef,
+    Measure,
+    Page,
+    PageLink,
+    Settings,
+    Site,
+    Source,
+    breadcrumbs,
+    link_to,
+)
 from .schema import (
     COUNTRY_FIELDS,
     MEASURE_FIELDS,
@@ -165,7 +177,7 @@ def _check_related(
     docs: Mapping[str, YamlDoc],
     declared: Collection[str],
     report: Report,
-) -> dict[str, tuple[Country, ...]]:
+) -> dict[str, tuple[CountryRef, ...]]:
     """Related countries, both ways: if A lists B, B shows A."""
     related: dict[str, set[str]] = defaultdict(set)
     for country in countries.values():
@@ -186,10 +198,12 @@ def _check_related(
             elif other in countries:
                 related[country.slug].add(other)
                 related[other].add(country.slug)
-    return {
-        s: tuple(sorted((countries[o] for o in related[s]), key=lambda c: c.name))
-        for s in countries
-    }
+
+    def ref(slug: str) -> CountryRef:
+        country = countries[slug]
+        return CountryRef(country.slug, country.name, country.status)
+
+    return {s: tuple(sorted((ref(o) for o in related[s]), key=lambda c: c.name)) for s in countries}
 
 
 def _front(page: MarkdownFile, report: Report) -> dict[str, Any] | None:
@@ -413,6 +427,7 @@ def assemble(
         backlinks=MappingProxyType(_backlinks(ordered)),
         cited_by=MappingProxyType(cited_by),
         nav=_nav(page_by_url),
+        crumbs=MappingProxyType({p.url: breadcrumbs(p, page_by_url) for p in ordered}),
     )
 
 
@@ -462,7 +477,7 @@ def _cited_by(
     return {source_id: tuple(c) for source_id, c in citers.items() if source_id in sources}
 
 
-def _backlinks(pages: tuple[Page, ...]) -> dict[str, tuple[Page, ...]]:
+def _backlinks(pages: tuple[Page, ...]) -> dict[str, tuple[PageLink, ...]]:
     """For each URL, the other pages whose text links to it."""
     found: dict[str, dict[str, Page]] = defaultdict(dict)
     for page in pages:
@@ -472,12 +487,13 @@ def _backlinks(pages: tuple[Page, ...]) -> dict[str, tuple[Page, ...]]:
             target = urls.url_for_content(link.target)
             if target is not None and target != page.url:
                 found[target][page.url] = page
-    return {url: tuple(by_url[u] for u in sorted(by_url)) for url, by_url in found.items()}
+    return {url: tuple(link_to(by_url[u]) for u in sorted(by_url)) for url, by_url in found.items()}
 
 
-def _nav(page_by_url: Mapping[str, Page]) -> tuple[Page, ...]:
+def _nav(page_by_url: Mapping[str, Page]) -> tuple[PageLink, ...]:
     """Home, Countries, the top-level pages by order and title, then Sources."""
     top = [p for p in page_by_url.values() if p.kind == "page" and p.url.count("/") == 1]
     top.sort(key=lambda p: (p.order if p.order is not None else 1000, p.title))
     fixed = [page_by_url.get(urls.HOME), page_by_url.get(urls.COUNTRIES)]
-    return tuple(p for p in [*fixed, *top, page_by_url.get(urls.SOURCES)] if p is not None)
+    chosen = [*fixed, *top, page_by_url.get(urls.SOURCES)]
+    return tuple(link_to(p) for p in chosen if p is not None)

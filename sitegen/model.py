@@ -123,6 +123,40 @@ class Page:
 
 
 @dataclass(frozen=True)
+class PageLink:
+    """How one page is shown on others (nav, breadcrumbs, backlinks): its URL and title.
+
+    Pages list each other through these small values, not through Page objects, so that
+    a prose edit changes what other pages read only when the title changes.
+    """
+
+    url: str
+    title: str
+    kind: str = "page"
+
+    @property
+    def label(self) -> str:
+        return "Overview" if self.kind == "home" else self.title
+
+
+@dataclass(frozen=True)
+class CountryRef:
+    """How a country is shown on another country's page: name, link and status."""
+
+    slug: str
+    name: str
+    status: str
+
+    @property
+    def url(self) -> str:
+        return f"{urls.COUNTRIES}{self.slug}/"
+
+    @property
+    def status_label(self) -> str:
+        return STATUSES[self.status]
+
+
+@dataclass(frozen=True)
 class Citer:
     """A place that cites a source: a page, or one measure on a country page."""
 
@@ -141,19 +175,25 @@ class Site:
     sources: tuple[Source, ...]  # sorted by date, then id
     source_by_id: Mapping[str, Source]
     measures: tuple[Measure, ...]  # every measure, in date order
-    related: Mapping[str, tuple[Country, ...]]  # both ways
-    backlinks: Mapping[str, tuple[Page, ...]]  # pages that link to a URL
+    related: Mapping[str, tuple[CountryRef, ...]]  # both ways
+    backlinks: Mapping[str, tuple[PageLink, ...]]  # pages whose text links to a URL
     cited_by: Mapping[str, tuple[Citer, ...]]
-    nav: tuple[Page, ...]
+    nav: tuple[PageLink, ...]
+    crumbs: Mapping[str, tuple[PageLink, ...]]  # the pages above each page
 
-    def breadcrumbs(self, page: Page) -> tuple[Page, ...]:
-        """The pages above this one, from the home page down."""
-        if page.url in (urls.HOME, urls.NOT_FOUND):
-            return ()
-        crumbs = [self.page_by_url[urls.HOME]]
-        parts = page.url.strip("/").split("/")
-        for depth in range(1, len(parts)):
-            parent = "/".join(parts[:depth]) + "/"
-            if parent in self.page_by_url:
-                crumbs.append(self.page_by_url[parent])
-        return tuple(crumbs)
+
+def link_to(page: Page) -> PageLink:
+    return PageLink(page.url, page.title, page.kind)
+
+
+def breadcrumbs(page: Page, page_by_url: Mapping[str, Page]) -> tuple[PageLink, ...]:
+    """The pages above this one, from the home page down."""
+    if page.url in (urls.HOME, urls.NOT_FOUND) or urls.HOME not in page_by_url:
+        return ()
+    crumbs = [link_to(page_by_url[urls.HOME])]
+    parts = page.url.strip("/").split("/")
+    for depth in range(1, len(parts)):
+        parent = "/".join(parts[:depth]) + "/"
+        if parent in page_by_url:
+            crumbs.append(link_to(page_by_url[parent]))
+    return tuple(crumbs)
