@@ -46,7 +46,10 @@ def relpath(root: Path, path: Path) -> str:
 
 
 def read_text(root: Path, rel: str, report: Report) -> str | None:
-    """Decode a file as UTF-8; drop a byte-order mark; turn CRLF and CR into LF."""
+    """Decode a file as UTF-8; drop a byte-order mark; turn CRLF and CR into LF.
+
+    Columns in messages count characters as an editor shows them (no byte-order mark).
+    """
     try:
         raw = (root / rel).read_bytes()
     except OSError as exc:
@@ -55,21 +58,24 @@ def read_text(root: Path, rel: str, report: Report) -> str | None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
+        before = raw[: exc.start].removeprefix(b"\xef\xbb\xbf")
+        before = before.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         line = before.count(b"\n") + 1
-        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
         report.error(
             Location(rel, line, col),
             f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})",
             "save the file as UTF-8",
         )
         return None
-    text = text.removeprefix("\ufeff")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        report.error(Location(rel, line), "the file contains a NUL character", "remove it")
+        index = text.index("\x00")
+        line = text.count("\n", 0, index) + 1
+        col = index - (text.rfind("\n", 0, index) + 1) + 1
+        report.error(Location(rel, line, col), "the file contains a NUL character", "remove it")
         return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def split_front_matter(text: str, rel: str, report: Report) -> MarkdownFile | None:
@@ -172,9 +178,10 @@ def load_project(root: Path, report: Report) -> Project:
                 "file is not used",
                 "content/ holds only .md and .yaml files; put images and downloads in static/",
             )
-    if settings is None and not any(d.location.path.endswith("site.yaml") for d in report.errors):
+    settings_path = f"{CONTENT}/site.yaml"
+    if settings is None and not any(d.location.path == settings_path for d in report.errors):
         report.error(
-            Location(f"{CONTENT}/site.yaml"),
+            Location(settings_path),
             "missing settings file",
             "create content/site.yaml with title, description, language, base_url, "
             "publisher and licence",

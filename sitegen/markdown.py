@@ -7,6 +7,7 @@ Raw HTML is not passed through: it is shown as text, so content can never inject
 
 from __future__ import annotations
 
+import html
 import posixpath
 import re
 import xml.etree.ElementTree as etree
@@ -120,7 +121,8 @@ class _LinkProcessor(Treeprocessor):
                     element.set(attr, self._rewrite(value))
 
     def _rewrite(self, raw: str) -> str:
-        parts = urlsplit(raw.strip())
+        # Browsers decode entities in attributes: judge the URL they will see.
+        parts = urlsplit(html.unescape(raw).strip())
         if parts.scheme:
             if parts.scheme.lower() in SAFE_SCHEMES:
                 return raw
@@ -132,7 +134,7 @@ class _LinkProcessor(Treeprocessor):
                 )
             )
             return "#"
-        if raw.startswith("#"):
+        if parts.path == "" and not parts.netloc and raw.startswith("#"):
             self.state.links.append((raw, "", unquote(parts.fragment)))
             return raw
         path = unquote(parts.path)

@@ -38,7 +38,8 @@ def find_quotations(body: str, path: str, first_line: int) -> list[Quotation]:
     found = []
     offset = 0
     for paragraph in re.split(r"(\n\s*\n)", body):
-        if paragraph.strip() and not paragraph.lstrip().startswith(("```", "    ")):
+        block = paragraph.lstrip("\n")
+        if paragraph.strip() and not block.startswith(("```", "~~~", "    ", "\t")):
             citations = list(_CITATION.finditer(paragraph))
             for match in _QUOTE_RE.finditer(paragraph):
                 following = next((c for c in citations if c.start() >= match.end()), None)
@@ -84,6 +85,7 @@ def check_quotations(
         if any(quote in normalise(e) for s in cited for e in s.excerpts):
             continue
         names = ", ".join(quotation.source_ids)
+        shown = " ".join(quotation.text.split())
         near = closest_excerpt(quote, cited)
         hint = (
             f'closest excerpt: "{near}"'
@@ -92,7 +94,7 @@ def check_quotations(
         )
         report.warning(
             quotation.location,
-            f'quotation "{quotation.text}" does not match an excerpt of {names}',
+            f'quotation "{shown}" does not match an excerpt of {names}',
             hint,
         )
 

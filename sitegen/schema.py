@@ -146,7 +146,7 @@ def integer(value: Any) -> int:
 
 
 def slug(value: Any) -> str:
-    if isinstance(value, str) and SLUG_RE.match(value) and value not in RESERVED_SLUGS:
+    if isinstance(value, str) and SLUG_RE.fullmatch(value) and value not in RESERVED_SLUGS:
         return value
     raise Invalid(
         f"'{value}' is not a valid id",
@@ -170,7 +170,7 @@ def web_url(value: Any) -> str:
 
 def base_url(value: Any) -> str:
     value = web_url(value)
-    if urlsplit(value).query or urlsplit(value).fragment:
+    if "?" in value or "#" in value:
         raise Invalid(f"'{value}' has a query or fragment", "write the site's root address")
     return value if value.endswith("/") else value + "/"
 

@@ -124,7 +124,12 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
         )
         return None
     except yaml.MarkedYAMLError as exc:
-        report.error(_yaml_error_location(exc, path, line_offset), *_describe_yaml_error(exc))
+        where = _yaml_error_location(exc, path, line_offset)
+        lines = text.split("\n")
+        line_text = (
+            lines[where.line - 1 - line_offset] if where.line - line_offset <= len(lines) else ""
+        )
+        report.error(where, *_describe_yaml_error(exc, "\t" in line_text))
         return None
     except yaml.YAMLError as exc:  # errors without a mark, e.g. from the reader
         report.error(Location(path, 1 + line_offset, 1), f"malformed YAML: {exc}", _YAML_HINT)
@@ -142,9 +147,9 @@ def _yaml_error_location(exc: yaml.MarkedYAMLError, path: str, line_offset: int)
     return Location(path, mark.line + 1 + line_offset, mark.column + 1)
 
 
-def _describe_yaml_error(exc: yaml.MarkedYAMLError) -> tuple[str, str]:
+def _describe_yaml_error(exc: yaml.MarkedYAMLError, line_has_tab: bool) -> tuple[str, str]:
     problem = (exc.problem or "could not be parsed").strip()
-    if "\\t" in problem or "tab" in problem:
+    if line_has_tab or "\\t" in problem or "tab" in problem:
         return f"malformed YAML: {problem}", "YAML does not allow tabs here; indent with spaces"
     if exc.context:
         problem = f"{problem} ({exc.context.strip()})"

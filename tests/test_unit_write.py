@@ -1,0 +1,177 @@
+"""Choosing and writing the output folder: refusals, whole replacement, no leftovers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sitegen.write import MARKER, refuse_output, write_site
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    for folder in ("content/countries", "templates", "static"):
+        (project / folder).mkdir(parents=True)
+    (project / "content/index.md").write_text("---\ntitle: Home\n---\n")
+    return project
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+# refuse_output
+
+
+@pytest.mark.parametrize("name", [".", "content", "templates", "static"])
+def test_refuses_the_project_and_its_source_folders(root: Path, name: str) -> None:
+    out = (root / name).resolve()
+    assert refuse_output(root / name, root) == f"the output folder {out} would replace {out}"
+
+
+def test_refuses_a_parent_of_the_root(root: Path) -> None:
+    parent = root.parent.resolve()
+    assert refuse_output(root / "..", root) == (
+        f"the output folder {parent} would replace {root.resolve()}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("content/countries", "content"),
+        ("content/site", "content"),
+        ("static/out", "static"),
+        ("templates/x/y", "templates"),
+    ],
+)
+def test_refuses_a_folder_inside_a_source_folder(root: Path, name: str, source: str) -> None:
+    out = (root / name).resolve()
+    assert refuse_output(root / name, root) == (
+        f"the output folder {out} is inside the source folder {(root / source).resolve()}"
+    )
+
+
+def test_refuses_a_file(root: Path) -> None:
+    (root / "notes.txt").write_text("x")
+    assert refuse_output(root / "notes.txt", root) == (
+        f"the output path {(root / 'notes.txt').resolve()} is a file"
+    )
+
+
+def test_refuses_a_foreign_folder(root: Path) -> None:
+    (root / "elsewhere").mkdir()
+    (root / "elsewhere/precious.txt").write_text("keep me")
+    out = (root / "elsewhere").resolve()
+    assert refuse_output(root / "elsewhere", root) == (
+        f"{out} exists and was not made by this tool; it will not be replaced"
+    )
+
+
+def test_refuses_a_symlink_to_a_source_folder(root: Path) -> None:
+    (root / "site").symlink_to(root / "content")
+    content = (root / "content").resolve()
+    assert refuse_output(root / "site", root) == (
+        f"the output folder {content} would replace {content}"
+    )
+
+
+def test_accepts_a_new_folder(root: Path) -> None:
+    assert refuse_output(root / "site", root) is None
+    assert refuse_output(root / "site/deeper", root) is None
+    assert refuse_output(root.parent / "elsewhere", root) is None
+
+
+def test_accepts_an_empty_folder(root: Path) -> None:
+    (root / "site").mkdir()
+    assert refuse_output(root / "site", root) is None
+
+
+def test_accepts_a_previous_output(root: Path) -> None:
+    (root / "site").mkdir()
+    (root / "site" / MARKER).write_text("made by sitegen")
+    (root / "site/index.html").write_text("old")
+    assert refuse_output(root / "site", root) is None
+
+
+# write_site
+
+
+def test_writes_files_and_copies(root: Path) -> None:
+    (root / "static/style.css").write_text("body {}")
+    out = root / "site"
+    write_site(
+        out,
+        {"index.html": b"<h1>Home</h1>", "countries/japan/index.html": b"JP"},
+        {"style.css": root / "static/style.css"},
+    )
+    written = tree(out)
+    assert sorted(written) == [
+        MARKER,
+        "countries/japan/index.html",
+        "index.html",
+        "style.css",
+    ]
+    assert written["index.html"] == b"<h1>Home</h1>"
+    assert written["countries/japan/index.html"] == b"JP"
+    assert written["style.css"] == b"body {}"
+    assert written[MARKER] == b"made by sitegen; replaced whole on every build\n"
+    assert refuse_output(out, root) is None
+
+
+def test_replaces_the_previous_output_whole(root: Path) -> None:
+    out = root / "site"
+    write_site(out, {"index.html": b"old", "stray/old.html": b"stray"}, {})
+    write_site(out, {"index.html": b"new"}, {})
+    assert tree(out) == {
+        MARKER: b"made by sitegen; replaced whole on every build\n",
+        "index.html": b"new",
+    }
+
+
+def test_leaves_no_temporary_folders(root: Path) -> None:
+    before = sorted(p.name for p in root.iterdir())
+    write_site(root / "site", {"index.html": b"1"}, {})
+    write_site(root / "site", {"index.html": b"2"}, {})
+    assert sorted(p.name for p in root.iterdir()) == sorted([*before, "site"])
+
+
+@pytest.mark.parametrize("bad", ["../evil.html", "/abs.html", "a/../../x.html", "", "."])
+def test_refuses_paths_outside_the_output(root: Path, bad: str) -> None:
+    out = root / "site"
+    write_site(out, {"index.html": b"previous"}, {})
+    before = tree(out)
+    entries = sorted(p.name for p in root.parent.iterdir())
+    with pytest.raises(ValueError) as raised:
+        write_site(out, {"a.html": b"1", bad: b"x"}, {})
+    assert str(raised.value) == f"refusing to write outside the output folder: {bad!r}"
+    assert tree(out) == before
+    assert sorted(p.name for p in root.parent.iterdir()) == entries
+    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+
+
+def test_refuses_copies_outside_the_output(root: Path) -> None:
+    (root / "static/style.css").write_text("body {}")
+    out = root / "site"
+    write_site(out, {"index.html": b"previous"}, {})
+    with pytest.raises(ValueError) as raised:
+        write_site(out, {}, {"../style.css": root / "static/style.css"})
+    assert str(raised.value) == "refusing to write outside the output folder: '../style.css'"
+    assert tree(out)["index.html"] == b"previous"
+    assert not (root / "style.css").exists()
+    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+
+
+def test_failed_copy_keeps_previous_output(root: Path) -> None:
+    out = root / "site"
+    write_site(out, {"index.html": b"previous"}, {})
+    with pytest.raises(FileNotFoundError):
+        write_site(out, {"index.html": b"new"}, {"gone.css": root / "static/gone.css"})
+    assert tree(out)["index.html"] == b"previous"
+    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]

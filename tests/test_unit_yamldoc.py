@@ -1,0 +1,192 @@
+"""parse_yaml: values with their positions, and every kind of YAML it refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from sitegen.errors import Location, Report
+from sitegen.yamldoc import YamlDoc, parse_yaml
+
+ALIAS_MESSAGE = "YAML anchors, aliases and merge keys are not supported"
+ALIAS_HINT = "write the value out in full where it is needed"
+YAML_HINT = "check the indentation, colons and quoting on this line"
+TAB_HINT = "YAML does not allow tabs here; indent with spaces"
+
+
+def parse(text: str, line_offset: int = 0) -> tuple[YamlDoc | None, Report]:
+    report = Report()
+    return parse_yaml(text, "content/x.yaml", report, line_offset), report
+
+
+def only_error(report: Report) -> str:
+    assert len(report.diagnostics) == 1, report.diagnostics
+    assert report.warnings == []
+    return report.diagnostics[0].format()
+
+
+NESTED = "a: 1\nb:\n  c: [x, y]\n  d: hello\n"
+
+
+def test_values_are_plain_python() -> None:
+    doc, report = parse(NESTED)
+    assert report.diagnostics == []
+    assert doc is not None
+    assert doc.path == "content/x.yaml"
+    assert doc.data == {"a": 1, "b": {"c": ["x", "y"], "d": "hello"}}
+
+
+@pytest.mark.parametrize(
+    ("keypath", "line", "col"),
+    [
+        ((), 1, 1),
+        (("a",), 1, 4),
+        (("b",), 3, 3),
+        (("b", "c"), 3, 6),
+        (("b", "c", 0), 3, 7),
+        (("b", "c", 1), 3, 10),
+        (("b", "d"), 4, 6),
+    ],
+)
+def test_value_positions(keypath: tuple[str | int, ...], line: int, col: int) -> None:
+    doc, _ = parse(NESTED)
+    assert doc is not None
+    assert doc.at(keypath) == Location("content/x.yaml", line, col)
+
+
+@pytest.mark.parametrize(
+    ("keypath", "line", "col"),
+    [(("a",), 1, 1), (("b",), 2, 1), (("b", "c"), 3, 3), (("b", "d"), 4, 3)],
+)
+def test_key_positions(keypath: tuple[str | int, ...], line: int, col: int) -> None:
+    doc, _ = parse(NESTED)
+    assert doc is not None
+    assert doc.key_at(keypath) == Location("content/x.yaml", line, col)
+
+
+def test_missing_keypath_falls_back_to_nearest_parent() -> None:
+    doc, _ = parse(NESTED)
+    assert doc is not None
+    assert doc.at(("b", "missing")) == Location("content/x.yaml", 3, 3)
+    assert doc.at(("nope", "deeper")) == Location("content/x.yaml", 1, 1)
+    # a list item has no key: key_at falls back to the value
+    assert doc.key_at(("b", "c", 1)) == Location("content/x.yaml", 3, 10)
+
+
+def test_line_offset_shifts_lines_not_columns() -> None:
+    doc, _ = parse(NESTED, line_offset=3)
+    assert doc is not None
+    assert doc.at(("b", "c", 1)) == Location("content/x.yaml", 6, 10)
+    assert doc.key_at(("b", "d")) == Location("content/x.yaml", 7, 3)
+    assert doc.at(("a",)) == Location("content/x.yaml", 4, 4)
+
+
+def test_keys_keep_their_yaml_types() -> None:
+    doc, report = parse("1: a\n'1': b\nnull: c\n")
+    assert report.diagnostics == []
+    assert doc is not None
+    assert doc.data == {1: "a", "1": "b", None: "c"}
+
+
+def test_duplicate_key_is_refused_with_first_line() -> None:
+    doc, report = parse("a: 1\nb: 2\na: 3\n")
+    assert doc is None
+    assert only_error(report) == (
+        "content/x.yaml:3:1: error: duplicate key 'a' (first given on line 1); keep one of them"
+    )
+
+
+def test_duplicate_nested_key_is_reported_with_line_offset() -> None:
+    doc, report = parse("m:\n  x: 1\n\n  x: 2\n", line_offset=1)
+    assert doc is None
+    assert only_error(report) == (
+        "content/x.yaml:5:3: error: duplicate key 'x' (first given on line 3); keep one of them"
+    )
+
+
+def test_same_key_in_different_mappings_is_fine() -> None:
+    doc, report = parse("- id: a\n- id: b\n")
+    assert report.diagnostics == []
+    assert doc is not None
+    assert doc.data == [{"id": "a"}, {"id": "b"}]
+
+
+def test_alias_is_refused() -> None:
+    doc, report = parse("a: &x 1\nb: *x\n")
+    assert doc is None
+    assert only_error(report) == f"content/x.yaml:1:4: error: {ALIAS_MESSAGE}; {ALIAS_HINT}"
+
+
+def test_merge_key_is_refused() -> None:
+    doc, report = parse("base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\n")
+    assert doc is None
+    assert only_error(report) == f"content/x.yaml:3:3: error: {ALIAS_MESSAGE}; {ALIAS_HINT}"
+
+
+def test_merge_key_without_alias_is_refused() -> None:
+    doc, report = parse("other:\n  <<: {x: 1}\n  y: 2\n")
+    assert doc is None
+    assert only_error(report) == f"content/x.yaml:2:3: error: {ALIAS_MESSAGE}; {ALIAS_HINT}"
+
+
+def test_billion_laughs_is_refused() -> None:
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        refs = ", ".join([f"*l{level - 1}"] * 9)
+        lines.append(f"l{level}: &l{level} [{refs}]")
+    doc, report = parse("\n".join(lines) + "\n")
+    assert doc is None
+    assert only_error(report) == f"content/x.yaml:1:5: error: {ALIAS_MESSAGE}; {ALIAS_HINT}"
+
+
+def test_tab_indentation_gets_the_tabs_hint() -> None:
+    doc, report = parse("title: x\n\tdescription: y\n")
+    assert doc is None
+    assert only_error(report) == (
+        "content/x.yaml:2:1: error: malformed YAML: found a tab character that violates "
+        f"indentation; {TAB_HINT}"
+    )
+
+
+def test_tab_indented_child_key_gets_the_tabs_hint() -> None:
+    doc, report = parse("a:\n\tb: 1\n")
+    assert doc is None
+    assert report.diagnostics[0].location == Location("content/x.yaml", 2, 1)
+    assert report.diagnostics[0].hint == TAB_HINT
+
+
+def test_malformed_yaml_location_and_context() -> None:
+    doc, report = parse("a: [1, 2\nb: 3\n", line_offset=1)
+    assert doc is None
+    assert only_error(report) == (
+        "content/x.yaml:3:2: error: malformed YAML: did not find expected ',' or ']' "
+        f"(while parsing a flow sequence); {YAML_HINT}"
+    )
+
+
+def test_mapping_value_in_wrong_place() -> None:
+    doc, report = parse("a: b: c\n")
+    assert doc is None
+    assert only_error(report) == (
+        f"content/x.yaml:1:5: error: malformed YAML: mapping values are not allowed in this "
+        f"context; {YAML_HINT}"
+    )
+
+
+def test_second_document_is_refused() -> None:
+    doc, report = parse("a: 1\n---\nb: 2\n")
+    assert doc is None
+    assert only_error(report) == (
+        "content/x.yaml:2:1: error: malformed YAML: but found another document "
+        f"(expected a single document in the stream); {YAML_HINT}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line"), [("", 1), ("\n", 1), ("# only a comment\n", 1), ("---\n", 2)]
+)
+def test_empty_document_has_no_data(text: str, line: int) -> None:
+    doc, report = parse(text)
+    assert report.diagnostics == []
+    assert doc is not None
+    assert doc.data is None
+    assert doc.at(("anything",)) == Location("content/x.yaml", line, 1)
