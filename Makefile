@@ -4,8 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# npm packages, pinned by the committed lock files, installed into gitignored folders.
+# --ignore-scripts: vnu-jar's postinstall would download a Java; the machine's is used.
+NPM_CI := npm ci --ignore-scripts --no-audit --no-fund
+NODE_STAMP := node_modules/.installed-stamp
+BENCH_NODE_STAMP := bench/node_modules/.installed-stamp
 
-.PHONY: site serve check test lint format bench clean
+.PHONY: site serve check test lint format bench budgets clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +18,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# axe-core (accessibility rules for the browser tests) and vnu-jar (the HTML checker)
+$(NODE_STAMP): package.json package-lock.json
+	$(NPM_CI)
+	touch $(NODE_STAMP)
+
+# Lighthouse, for bench/budgets.py only
+$(BENCH_NODE_STAMP): bench/package.json bench/package-lock.json
+	$(NPM_CI) --prefix bench
+	touch $(BENCH_NODE_STAMP)
+
 site: $(STAMP)
 	$(PY) build.py build
 
 check: $(STAMP)
 	$(PY) build.py check --strict
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -27,6 +42,10 @@ test: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Page weight, HTML errors, axe violations and Lighthouse scores, as a table
+budgets: $(STAMP) $(NODE_STAMP) $(BENCH_NODE_STAMP)
+	$(PY) bench/budgets.py
 
 clean:
 	rm -rf site .cache .pytest_cache

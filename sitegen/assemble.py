@@ -50,7 +50,20 @@ DEFAULT_TEMPLATES = {
     "not-found": "404.html",
 }
 # Ids that templates give to sections; a heading in a page must not take them.
-GENERATED_IDS = frozenset({"main", "references", "measures", "related", "mentioned-in"})
+HOME_IDS = frozenset({"status"})
+GENERATED_IDS = frozenset(
+    {
+        "main",
+        "references",
+        "measures",
+        "related",
+        "mentioned-in",
+        "vis-map-title",
+        "vis-map-desc",
+        "vis-chart-title",
+        "vis-chart-desc",
+    }
+)
 
 
 def closest(word: str, choices: Iterable[str]) -> str:
@@ -215,12 +228,16 @@ def _reference_anchors(count: int) -> set[str]:
 
 
 def _page_anchors(
-    document: Document | None, extra: Iterable[str], path: str, report: Report
+    document: Document | None,
+    extra: Iterable[str],
+    path: str,
+    report: Report,
+    reserved: frozenset[str] = GENERATED_IDS,
 ) -> frozenset[str]:
     ids = set(document.ids) if document else set()
     if document:
         for heading in document.headings:
-            if heading.id in GENERATED_IDS:
+            if heading.id in reserved:
                 report.error(
                     heading.location,
                     f"heading '{heading.text}' takes the id '{heading.id}', "
@@ -314,7 +331,13 @@ def assemble(
                 title=front["title"],
                 template=template or DEFAULT_TEMPLATES[kind],
                 inputs=(file.path,),
-                anchors=_page_anchors(document, _reference_anchors(len(refs)), file.path, report),
+                anchors=_page_anchors(
+                    document,
+                    _reference_anchors(len(refs)),
+                    file.path,
+                    report,
+                    GENERATED_IDS | HOME_IDS if kind == "home" else GENERATED_IDS,
+                ),
                 references=refs,
                 document=document,
                 summary=front.get("summary"),

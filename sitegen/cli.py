@@ -19,7 +19,7 @@ EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="build.py",
+        prog=Path(sys.argv[0]).name or "build.py",
         description="Build the cited explainer from content/, templates/ and static/.",
         epilog="With no command, 'build' is run.",
     )
@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--drafts", action="store_true", help="include draft pages")
         sub.add_argument("--strict", action="store_true", help="treat warnings as errors")
     build.add_argument("--out", type=Path, default=None, help="output folder (default: site/)")
+    serve = commands.add_parser(
+        "serve", help="preview: build, serve from memory, rebuild and reload on every save"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    serve.add_argument("--open", action="store_true", help="open the site in a browser")
+    serve.add_argument("--drafts", action="store_true", help="include draft pages")
     return parser
 
 
@@ -49,6 +56,11 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     root = (root or Path.cwd()).resolve()
     command = args.command or "build"
+    if command == "serve":
+        from .serve import serve
+
+        options = Options(root=root, out=root / "site", include_drafts=args.drafts, write=False)
+        return serve(options, args.host, args.port, args.open)
     out = getattr(args, "out", None) or root / "site"
     options = Options(
         root=root,

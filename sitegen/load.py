@@ -7,8 +7,10 @@ This is the only stage that reads content from disk. It knows the layout of `con
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import Location, Report
 from .yamldoc import YamlDoc, parse_yaml
@@ -39,6 +41,39 @@ class Project:
     pages: tuple[MarkdownFile, ...]
     templates: tuple[str, ...]
     static_files: tuple[str, ...]
+
+
+FileKey = tuple[int, int, int]
+
+
+@dataclass
+class FileCache:
+    """Files parsed by earlier builds, so an unchanged file is not read or parsed again.
+
+    A file counts as unchanged while its modification time, size and inode are; the
+    preview server also forgets the paths its watcher reports, to be safe.
+    """
+
+    entries: dict[str, tuple[FileKey, Any]] = field(default_factory=dict)
+
+    @staticmethod
+    def key(path: Path) -> FileKey | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def get(self, rel: str, key: FileKey | None) -> Any:
+        entry = self.entries.get(rel)
+        return entry[1] if entry is not None and key is not None and entry[0] == key else None
+
+    def put(self, rel: str, key: FileKey | None, value: Any) -> None:
+        if key is not None:
+            self.entries[rel] = (key, value)
+
+    def forget(self, rel: str) -> None:
+        self.entries.pop(rel, None)
 
 
 def relpath(root: Path, path: Path) -> str:
@@ -116,29 +151,81 @@ def _inside(root: Path, path: Path) -> bool:
 
 
 def _walk(root: Path, folder: str, report: Report) -> list[str]:
-    """List files under a project folder, sorted; refuse links that leave the project."""
+    """List files under a project folder, sorted; refuse links that leave the project.
+
+    Uses os.walk (scandir): one system call per folder, not several per file.
+    """
     base = root / folder
     if not base.is_dir():
         return []
     found = []
-    for path in sorted(base.rglob("*")):
-        rel = relpath(root, path)
-        name = path.name
-        if any(part.startswith(".") for part in Path(rel).parts) or name.endswith("~"):
-            continue  # hidden files and editors' backup and swap files
-        if path.is_symlink() and not _inside(root, path):
-            report.error(
-                Location(rel),
-                "symbolic link points outside the project",
-                "copy the file into the project instead",
-            )
-            continue
-        if path.is_file():
-            found.append(rel)
-    return found
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
+        here = Path(dirpath)
+        kept = []
+        for name in dirnames:
+            path = here / name
+            if name.startswith("."):
+                continue
+            if path.is_symlink():
+                _symlink(root, path, report, kept, name)
+                continue
+            kept.append(name)
+        dirnames[:] = sorted(kept)
+        for name in filenames:
+            if name.startswith(".") or name.endswith("~"):
+                continue  # hidden files and editors' backup and swap files
+            path = here / name
+            if path.is_symlink() and not _inside(root, path):
+                report.error(
+                    Location(relpath(root, path)),
+                    "symbolic link points outside the project",
+                    "copy the file into the project instead",
+                )
+                continue
+            found.append(relpath(root, path))
+    return sorted(found)
 
 
-def load_project(root: Path, report: Report) -> Project:
+def _symlink(root: Path, path: Path, report: Report, kept: list[str], name: str) -> None:
+    """A linked folder is followed only when it stays inside the project."""
+    if _inside(root, path):
+        kept.append(name)
+    else:
+        report.error(
+            Location(relpath(root, path)),
+            "symbolic link points outside the project",
+            "copy the folder into the project instead",
+        )
+
+
+def _parse(
+    root: Path, rel: str, report: Report, cache: FileCache | None
+) -> MarkdownFile | YamlDoc | None:
+    """Read and parse one content file, or take it from the cache if it did not change."""
+    key = FileCache.key(root / rel) if cache is not None else None
+    if cache is not None and (cached := cache.get(rel, key)) is not None:
+        return cached
+    text = read_text(root, rel, report)
+    if text is None:
+        return None
+    parsed: MarkdownFile | YamlDoc | None
+    if rel.endswith(".md"):
+        parsed = split_front_matter(text, rel, report)
+    else:
+        parsed = parse_yaml(text, rel, report)
+    if parsed is not None and cache is not None:
+        cache.put(rel, key, parsed)
+    return parsed
+
+
+def load_page(root: Path, rel: str, report: Report, cache: FileCache) -> MarkdownFile | None:
+    """Read one Markdown page again (the preview's fast path for a prose edit)."""
+    cache.forget(rel)
+    page = _parse(root, rel, report, cache)
+    return page if isinstance(page, MarkdownFile) else None
+
+
+def load_project(root: Path, report: Report, cache: FileCache | None = None) -> Project:
     """Read every input file; report what cannot be read or parsed."""
     settings = sources = None
     countries: list[YamlDoc] = []
@@ -148,16 +235,14 @@ def load_project(root: Path, report: Report) -> Project:
     for rel in _walk(root, CONTENT, report):
         inner = rel[len(CONTENT) + 1 :]
         if inner.endswith(".md"):
-            text = read_text(root, rel, report)
-            page = None if text is None else split_front_matter(text, rel, report)
-            if page is not None:
+            page = _parse(root, rel, report, cache)
+            if isinstance(page, MarkdownFile):
                 pages.append(page)
         elif inner in ("site.yaml", "sources.yaml") or (
             inner.startswith("countries/") and inner.count("/") == 1 and inner.endswith(".yaml")
         ):
-            text = read_text(root, rel, report)
-            doc = None if text is None else parse_yaml(text, rel, report)
-            if doc is None:
+            doc = _parse(root, rel, report, cache)
+            if not isinstance(doc, YamlDoc):
                 continue
             if inner == "site.yaml":
                 settings = doc

@@ -7,12 +7,14 @@ Raw HTML is not passed through: it is shown as text, so content can never inject
 
 from __future__ import annotations
 
+import hashlib
 import html
 import posixpath
 import re
 import xml.etree.ElementTree as etree
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import markdown
@@ -20,7 +22,7 @@ from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
-from . import urls
+from . import __version__, urls
 from .errors import Diagnostic, Location
 
 CITATION_RE = r"\[(@[A-Za-z0-9][\w.:-]*(?:\s*;\s*@[A-Za-z0-9][\w.:-]*)*)\]"
@@ -63,6 +65,11 @@ class Document:
     headings: tuple[Heading, ...]
     ids: frozenset[str]
     diagnostics: tuple[Diagnostic, ...]
+    source: str = ""  # a digest of everything the conversion depended on
+
+    def __digest__(self) -> str:
+        """Stand for the document in dependency digests: cheaper than hashing its HTML."""
+        return f"Document:{self.source}"
 
 
 class _State:
@@ -189,8 +196,27 @@ class _ExplainerExtension(Extension):
         md.treeprocessors.register(_IdCollector(md, self.state), "collect_ids", -10)
 
 
+def source_key(body: str, path: str, body_line: int, page_url: str, settings: str) -> str:
+    """What a conversion depends on: the text, where it is, and the converter's settings."""
+    text = "\x1f".join((ENGINE_KEY, settings, path, str(body_line), page_url, body))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _engine_key() -> str:
+    """The engine's version and its source: a changed engine invalidates cached output."""
+    digest = hashlib.blake2b(digest_size=8)
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.read_bytes())
+    return f"{__version__}-{digest.hexdigest()}"
+
+
+ENGINE_KEY = _engine_key()
+
+
 class MarkdownRenderer:
     """One configured Python-Markdown instance, reused for every document."""
+
+    settings_key = "default"
 
     def __init__(self) -> None:
         self._state = _State()
@@ -236,6 +262,7 @@ class MarkdownRenderer:
             headings=headings,
             ids=frozenset(state.ids),
             diagnostics=diagnostics,
+            source=source_key(body, path, body_line, page_url, self.settings_key),
         )
 
 

@@ -7,18 +7,33 @@ together and nothing is written unless everything succeeded.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from . import urls
 from .assemble import assemble, load_settings
-from .errors import Location, Report
+from .cache import DiskCache, fingerprint
+from .errors import Diagnostic, Location, Report
 from .links import check_links
-from .load import CONTENT, STATIC, TEMPLATES, Project, load_project
-from .markdown import Document, MarkdownRenderer
+from .load import (
+    CONTENT,
+    STATIC,
+    TEMPLATES,
+    FileCache,
+    MarkdownFile,
+    Project,
+    load_page,
+    load_project,
+)
+from .markdown import Document, MarkdownRenderer, source_key
 from .model import Site
-from .quotes import check_quotations, site_quotations
-from .render import make_environment, render_pages
+from .outputs import generators, merge_outputs
+from .parallel import convert_documents, render_all
+from .quotes import check_quotations, find_quotations, site_quotations
+from .render import Rendered, make_environment, render_generated, render_pages
+from .search import search_index
 from .write import refuse_output, write_site
 
 
@@ -29,6 +44,8 @@ class Options:
     include_drafts: bool = False
     strict: bool = False
     write: bool = True
+    jobs: int = 1  # processes for conversion and rendering
+    cache: bool = False  # use and update the persistent cache in .cache/
 
 
 @dataclass
@@ -39,25 +56,70 @@ class Result:
     site: Site | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     copies: dict[str, Path] = field(default_factory=dict)
+    rendered: dict[str, Rendered] = field(default_factory=dict)
+    rerendered: tuple[str, ...] = ()  # outputs rendered by this build, not reused
+    pages: int = 0  # pages in the site
+    converted: int = 0  # Markdown files converted by this build, not reused
+    unchanged: bool = False  # nothing changed since the last build: nothing was done
 
     @property
     def ok(self) -> bool:
         return not self.report.errors
 
 
-def convert_documents(project: Project, renderer: MarkdownRenderer) -> dict[str, Document]:
-    """Markdown to HTML for every page file; pure per file, so it can be cached."""
-    documents = {}
-    for file in project.pages:
+class DocumentCache:
+    """Converted Markdown, keyed by everything a conversion depends on (its source key).
+
+    Reused across builds in one process, and across processes through `.cache/`; misses
+    are converted in parallel. Entries no build uses any more are dropped.
+    """
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.renderer = MarkdownRenderer()
+        self.jobs = jobs
+        self.by_source: dict[str, Document] = {}
+        self.converted = 0  # documents converted (not reused) by the last call
+
+    def _key(self, file: MarkdownFile) -> tuple[str, str]:
         url = urls.url_for_content(file.path.removeprefix(f"{CONTENT}/")) or ""
-        documents[file.path] = renderer.convert(file.body, file.path, file.body_line, url)
-    return documents
+        key = source_key(file.body, file.path, file.body_line, url, self.renderer.settings_key)
+        return url, key
+
+    def convert_one(self, file: MarkdownFile) -> Document:
+        url, key = self._key(file)
+        if key not in self.by_source:
+            self.by_source[key] = self.renderer.convert(file.body, file.path, file.body_line, url)
+        return self.by_source[key]
+
+    def convert(self, project: Project) -> dict[str, Document]:
+        keyed = [(file, *self._key(file)) for file in project.pages]
+        missing = [(file, url) for file, url, key in keyed if key not in self.by_source]
+        for document in convert_documents(missing, self.renderer, self.jobs):
+            self.by_source[document.source] = document
+        self.converted = len(missing)
+        used = {key for _, _, key in keyed}
+        self.by_source = {k: d for k, d in self.by_source.items() if k in used}
+        return {file.path: self.by_source[key] for file, _, key in keyed}
 
 
-def build_model(project: Project, options: Options, report: Report) -> Site | None:
+def _shape(document: Document) -> tuple[object, ...]:
+    """What other pages and the checks see of a document: all but its HTML and lines."""
+    return (
+        tuple((link.target, link.anchor) for link in document.links),
+        document.citations,
+        tuple(use.ids for use in document.citation_uses),
+        tuple((h.id, h.text, h.level) for h in document.headings),
+        document.ids,
+        bool(document.diagnostics),
+    )
+
+
+def build_model(
+    project: Project, options: Options, report: Report, documents_cache: DocumentCache
+) -> Site | None:
     """Validate everything and assemble the site model; None if there were errors."""
     settings = load_settings(project.settings, report)
-    documents = convert_documents(project, MarkdownRenderer())
+    documents = documents_cache.convert(project)
     site = assemble(project, settings, documents, report, include_drafts=options.include_drafts)
     if site is None:
         return None
@@ -87,28 +149,206 @@ def static_copies(project: Project, files: dict[str, bytes], report: Report) -> 
     return copies
 
 
+class Builder:
+    """Builds one project again and again, reusing what did not change.
+
+    The command line makes one build with a fresh Builder; the preview server keeps one
+    alive, so a rebuild reads and converts only changed files and re-renders only the
+    pages whose recorded inputs changed.
+    """
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.files = FileCache()
+        self.documents = DocumentCache(options.jobs)
+        self.disk = DiskCache(options.root) if options.cache else None
+        self.env = make_environment(options.root / TEMPLATES)
+        self.rendered: dict[str, Rendered] = {}
+        self._last: tuple[Project, Result] | None = None
+
+    def forget(self, paths: list[str]) -> None:
+        """Drop cached parses of files a watcher reported changed (project-relative)."""
+        for path in paths:
+            self.files.forget(path)
+
+    def build(self, changed: list[str] | None = None) -> Result:
+        """Build, taking the fast path when `changed` is one page's prose."""
+        if changed is not None and self._last is not None and not self.options.write:
+            fast = self._prose_edit(changed)
+            if fast is not None:
+                return fast
+        return self._full_build()
+
+    def _prose_edit(self, changed: list[str]) -> Result | None:
+        """Re-render one page whose body changed and nothing else that others read.
+
+        Exact, not a guess: a page's HTML body is read only by that page (the dependency
+        records show it), so when its front matter, links, citations, headings and ids
+        are unchanged, a full build would re-render that page alone. Returns None when
+        the edit is anything else, and the caller does a full build.
+        """
+        assert self._last is not None
+        project, last = self._last
+        if len(changed) != 1 or last.site is None:
+            return None
+        path = changed[0]
+        old_file = next((f for f in project.pages if f.path == path), None)
+        if old_file is None:
+            return None
+        scratch = Report()
+        new_file = load_page(self.options.root, path, scratch, self.files)
+        if new_file is None or scratch.diagnostics or new_file.front.data != old_file.front.data:
+            return None
+        site = last.site
+        page = next((p for p in site.pages if path in p.inputs and p.document), None)
+        if page is None or page.document is None:
+            return None
+        document = self.documents.convert_one(new_file)
+        if _shape(document) != _shape(page.document):
+            return None
+        new_page = dataclasses.replace(page, document=document)
+        page_by_url = dict(site.page_by_url)
+        page_by_url[page.url] = new_page
+        new_site = dataclasses.replace(
+            site,
+            pages=tuple(new_page if p is page else p for p in site.pages),
+            page_by_url=MappingProxyType(page_by_url),
+        )
+        result = Result(site=new_site)
+        report = result.report
+        report.diagnostics.extend(d for d in last.report.diagnostics if d.location.path != path)
+        quotes = find_quotations(new_file.body, path, new_file.body_line)
+        check_quotations(quotes, new_site.source_by_id, report)
+        templates = self.options.root / TEMPLATES
+        rendered = render_pages(
+            new_site, self.env, templates, report, self.rendered, only={page.output}
+        )
+        if self.options.strict:
+            _warnings_to_errors(report)
+        if report.errors:
+            return None  # let the full build report everything in order
+        result.rendered = {**self.rendered, **rendered}
+        result.rerendered = tuple(o for o, r in rendered.items() if self.rendered.get(o) is not r)
+        result.files = {**last.files, page.output: rendered[page.output].body}
+        result.copies = last.copies
+        new_project = dataclasses.replace(
+            project, pages=tuple(new_file if f is old_file else f for f in project.pages)
+        )
+        self.rendered = result.rendered
+        self._last = (new_project, result)
+        return result
+
+    def _full_build(self) -> Result:
+        """Run the whole build; write the output only if every stage succeeded."""
+        options = self.options
+        result = Result()
+        report = result.report
+        if options.write and (reason := refuse_output(options.out, options.root)):
+            report.error(Location(str(options.out)), reason, "choose another --out folder")
+            return result
+        stamp = ""
+        if self.disk is not None:
+            stamp = fingerprint(options.root, (CONTENT, TEMPLATES, STATIC), self._key())
+            if self._unchanged(stamp, result):
+                return result
+            self._load_disk_cache(report)
+        project = load_project(options.root, report, self.files)
+        if report.errors:
+            return result
+        site = build_model(project, options, report, self.documents)
+        result.converted = self.documents.converted
+        if site is None:
+            return result
+        result.site = site
+        result.pages = len(site.pages)
+        templates = options.root / TEMPLATES
+        result.rendered = render_all(
+            site,
+            templates,
+            report,
+            self.rendered,
+            options.jobs,
+            lambda: render_pages(site, self.env, templates, report, self.rendered),
+        )
+        result.rerendered = tuple(
+            o for o, r in result.rendered.items() if self.rendered.get(o) is not r
+        )
+        result.files = {output: r.body for output, r in result.rendered.items()}
+        generated = render_generated(site, generators(), self.rendered)
+        merge_outputs(site, result.files, report, {o: r.body for o, r in generated.items()})
+        result.rendered.update(generated)
+        if options.write and not report.errors:
+            result.files.update(search_index(site, result.files, report))
+        result.copies = static_copies(project, result.files, report)
+        if options.strict:
+            _warnings_to_errors(report)
+        if report.errors:
+            return result
+        self.rendered = result.rendered
+        self._last = (project, result)
+        if options.write:
+            write_site(options.out, result.files, result.copies)
+        if self.disk is not None:
+            self._save_disk_cache(stamp, result)
+        return result
+
+    def _key(self) -> tuple[object, ...]:
+        """The options that change the output, for the input fingerprint."""
+        o = self.options
+        return (str(o.out), o.include_drafts, o.strict, o.write)
+
+    def _unchanged(self, stamp: str, result: Result) -> bool:
+        """True, with the last build's diagnostics, when inputs and output are as left."""
+        assert self.disk is not None
+        state = self.disk.load("state", result.report)
+        if not state or state.get("fingerprint") != stamp or not self.options.write:
+            return False
+        out = self.options.out
+        for rel, size in state["manifest"].items():
+            try:
+                if (out / rel).stat().st_size != size:
+                    return False
+            except OSError:
+                return False
+        result.report.diagnostics.extend(state["diagnostics"])
+        result.pages = state["pages"]
+        result.unchanged = True
+        return True
+
+    def _load_disk_cache(self, report: Report) -> None:
+        """Fill empty in-memory caches from .cache/ (the first build of a process)."""
+        assert self.disk is not None
+        if not self.documents.by_source:
+            self.documents.by_source = self.disk.load("documents", report) or {}
+        if not self.rendered:
+            self.rendered = self.disk.load("rendered", report) or {}
+
+    def _save_disk_cache(self, stamp: str, result: Result) -> None:
+        assert self.disk is not None
+        self.disk.save("documents", self.documents.by_source)
+        self.disk.save("rendered", result.rendered)
+        manifest = {rel: len(body) for rel, body in result.files.items()}
+        manifest.update({rel: path.stat().st_size for rel, path in result.copies.items()})
+        state = {
+            "fingerprint": stamp,
+            "manifest": manifest,
+            "diagnostics": [d for d in result.report.diagnostics if not _is_cache(d)],
+            "pages": result.pages,
+        }
+        self.disk.save("state", state)
+
+
+def _is_cache(diagnostic: Diagnostic) -> bool:
+    return diagnostic.location.path.startswith(".cache/")
+
+
+def _warnings_to_errors(report: Report) -> None:
+    """--strict: every warning fails the build."""
+    for warning in report.warnings:
+        report.diagnostics.remove(warning)
+        report.error(warning.location, warning.message, warning.hint)
+
+
 def run(options: Options) -> Result:
-    """Run the whole build; write `site/` only if every stage succeeded."""
-    result = Result()
-    report = result.report
-    if options.write and (reason := refuse_output(options.out, options.root)):
-        report.error(Location(str(options.out)), reason, "choose another --out folder")
-        return result
-    project = load_project(options.root, report)
-    if report.errors:
-        return result
-    site = build_model(project, options, report)
-    if site is None:
-        return result
-    result.site = site
-    env = make_environment(options.root / TEMPLATES)
-    result.files = render_pages(site, env, options.root / TEMPLATES, report)
-    result.copies = static_copies(project, result.files, report)
-    if options.strict and report.warnings:
-        for warning in report.warnings:
-            report.diagnostics.remove(warning)
-            report.error(warning.location, warning.message, warning.hint)
-    if report.errors or not options.write:
-        return result
-    write_site(options.out, result.files, result.copies)
-    return result
+    """One full build, as the command line runs it."""
+    return Builder(options).build()

@@ -8,15 +8,19 @@ rendered as an empty string. Each template sees only this page and the immutable
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
 from . import urls
 from .dates import PartialDate
+from .deps import Key, Recorder, RecordingSite, Values, is_stale, template_closure
 from .errors import Location, Report
+from .metadata import bibtex, json_ld, og_locale
 from .model import Page, Site
 from .schema import (
     CONFIDENCE_MEANINGS,
@@ -26,6 +30,7 @@ from .schema import (
     STATUSES,
     VENDORS,
 )
+from .visuals import status_map, timeline_chart
 
 
 def make_environment(templates: Path) -> jinja2.Environment:
@@ -44,14 +49,23 @@ def make_environment(templates: Path) -> jinja2.Environment:
         CONFIDENCE_MEANINGS=CONFIDENCE_MEANINGS,
         VENDORS=VENDORS,
         SOURCE_KINDS=SOURCE_KINDS,
+        json_ld=json_ld,
+        bibtex=bibtex,
+        og_locale=og_locale,
+        status_map=status_map,
+        timeline_chart=timeline_chart,
     )
     env.filters["day"] = lambda value: PartialDate(value.year, value.month, value.day).display
     return env
 
 
-def page_context(site: Site, page: Page) -> dict[str, object]:
-    """What a template may use: the page, the site, and link helpers bound to this page."""
-    base = site.settings.base_url
+def page_context(site: Any, page: Page) -> dict[str, object]:
+    """What a template may use: the page, the site, and link helpers bound to this page.
+
+    `site` may be a RecordingSite: everything read through it is noted as a dependency.
+    """
+    settings = site.settings
+    base = settings.base_url
 
     def url(target: str) -> str:
         """A relative link from this page; the 404 page, served anywhere, links absolutely."""
@@ -61,7 +75,7 @@ def page_context(site: Site, page: Page) -> dict[str, object]:
 
     return {
         "site": site,
-        "settings": site.settings,
+        "settings": settings,
         "page": page,
         "url": url,
         "canonical": urls.absolute(base, page.url),
@@ -75,10 +89,45 @@ def _template_location(exc: BaseException, templates: Path) -> Location | None:
     for frame in traceback.extract_tb(exc.__traceback__):
         path = Path(frame.filename)
         if path.suffix in (".html", ".xml", ".txt") and path.is_relative_to(templates):
-            found = Location(
-                f"templates/{path.relative_to(templates).as_posix()}", frame.lineno or 1
-            )
+            rel = path.relative_to(templates).as_posix()
+            found = Location(f"templates/{rel}", frame.lineno or 1)
     return found
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One rendered page and what it read, so a later build can tell if it is stale."""
+
+    output: str
+    body: bytes
+    read: Mapping[Key, str]
+
+
+class TemplateSources:
+    """Template sources and each template's closure, read once per build."""
+
+    def __init__(self, env: jinja2.Environment) -> None:
+        self.env = env
+        self._sources: dict[str, str] = {}
+        self._closures: dict[str, tuple[str, ...]] = {}
+
+    def source(self, name: str) -> str:
+        if name not in self._sources:
+            assert self.env.loader is not None
+            try:
+                text, _, _ = self.env.loader.get_source(self.env, name)
+            except jinja2.TemplateNotFound:
+                text = "<missing>"
+            self._sources[name] = text
+        return self._sources[name]
+
+    def closure(self, name: str) -> tuple[str, ...]:
+        if name not in self._closures:
+            try:
+                self._closures[name] = template_closure(self.env, name)
+            except jinja2.TemplateError:
+                self._closures[name] = (name,)  # rendering reports the error
+        return self._closures[name]
 
 
 def render_pages(
@@ -86,40 +135,81 @@ def render_pages(
     env: jinja2.Environment,
     templates: Path,
     report: Report,
-    *,
-    on_page: Callable[[Page], None] | None = None,
-) -> dict[str, bytes]:
-    """Render each page; report every template error with its file, line and page."""
-    outputs: dict[str, bytes] = {}
-    for page in site.pages:
-        try:
-            template = env.get_template(page.template)
-            html = template.render(page_context(site, page))
-        except jinja2.TemplateSyntaxError as exc:
-            where = Location(f"templates/{exc.name or page.template}", exc.lineno or 1)
-            report.error(
-                where, f"template syntax error: {exc.message}", "fix the template's syntax"
-            )
+    previous: Mapping[str, Rendered] | None = None,
+    only: set[str] | None = None,
+) -> dict[str, Rendered]:
+    """Render each page, reusing a previous rendering whose inputs did not change.
+
+    With `only`, render just those outputs (the caller knows nothing else changed).
+
+    Every template error is reported with its template file and line and the page.
+    """
+    previous = previous or {}
+    templates_read = TemplateSources(env)
+    values = Values(site, site.page_by_url, templates_read.source)
+    rendered: dict[str, Rendered] = {}
+    pages = site.pages if only is None else [site.page_by_url[u] for u in _urls(site, only)]
+    for page in pages:
+        before = previous.get(page.output)
+        if before is not None and not is_stale(before.read, values):
+            rendered[page.output] = before
             continue
-        except jinja2.TemplateNotFound as exc:
-            report.error(
-                Location(f"templates/{page.template}"),
-                f"template '{exc.name}' not found (rendering {page.output})",
-                "create it in templates/ or fix the name",
-            )
+        recorder = Recorder(values)
+        recorder.note(("page", page.url))
+        for name in templates_read.closure(page.template):
+            recorder.note(("template", name))
+        html = _render_one(page, RecordingSite(site, recorder), env, templates, report)
+        if html is not None:
+            rendered[page.output] = Rendered(page.output, html.encode(), dict(recorder.read))
+    return rendered
+
+
+def _urls(site: Site, outputs: set[str]) -> list[str]:
+    return [p.url for p in site.pages if p.output in outputs]
+
+
+def render_generated(
+    site: Site,
+    generators: Mapping[str, Callable[[Any], bytes]],
+    previous: Mapping[str, Rendered] | None = None,
+) -> dict[str, Rendered]:
+    """Produce the non-page outputs (data, feed, sitemap), reusing those not affected."""
+    previous = previous or {}
+    values = Values(site, site.page_by_url, lambda name: "")
+    generated: dict[str, Rendered] = {}
+    for output, generate in generators.items():
+        before = previous.get(output)
+        if before is not None and not is_stale(before.read, values):
+            generated[output] = before
             continue
-        except Exception as exc:
-            where = _template_location(exc, templates)
-            if where is None:
-                raise
-            kind = "undefined variable" if isinstance(exc, jinja2.UndefinedError) else "error"
-            report.error(
-                where,
-                f"{kind}: {exc} (while rendering {page.output})",
-                "define it in the template, or fix its name",
-            )
-            continue
-        outputs[page.output] = html.encode("utf-8")
-        if on_page is not None:
-            on_page(page)
-    return outputs
+        recorder = Recorder(values)
+        body = generate(RecordingSite(site, recorder))
+        generated[output] = Rendered(output, body, dict(recorder.read))
+    return generated
+
+
+def _render_one(
+    page: Page, site: Any, env: jinja2.Environment, templates: Path, report: Report
+) -> str | None:
+    try:
+        return env.get_template(page.template).render(page_context(site, page))
+    except jinja2.TemplateSyntaxError as exc:
+        where = Location(f"templates/{exc.name or page.template}", exc.lineno or 1)
+        report.error(where, f"template syntax error: {exc.message}", "fix the template's syntax")
+    except jinja2.TemplateNotFound as exc:
+        report.error(
+            Location(f"templates/{page.template}"),
+            f"template '{exc.name}' not found (rendering {page.output})",
+            "create it in templates/ or fix the name",
+        )
+    except Exception as exc:
+        where = _template_location(exc, templates)
+        if where is None:
+            raise
+        kind = "undefined variable" if isinstance(exc, jinja2.UndefinedError) else "error"
+        report.error(
+            where,
+            f"{kind}: {exc} (while rendering {page.output})",
+            "define it in the template, or fix its name",
+        )
+    return None

@@ -22,6 +22,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
 KeyPath = tuple[str | int, ...]
+_BOOL = "tag:yaml.org,2002:bool"
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
             return result
         if isinstance(node, yaml.SequenceNode):
             return [build(item, (*keypath, i)) for i, item in enumerate(node.value)]
+        if node.tag == _BOOL and node.value.lower() not in ("true", "false"):
+            return node.value  # YAML 1.2: 'no', 'yes', 'on', 'off' are text (code: NO)
         return loader.construct_object(node)
 
     def build_key(node: yaml.Node) -> Any:

@@ -16,8 +16,13 @@ def test_builds_every_page(make_site) -> None:
         "countries/china/index.html",
         "countries/index.html",
         "countries/japan/index.html",
+        "data/countries.json",
+        "data/measures.csv",
         "favicon.svg",
+        "feed.xml",
         "index.html",
+        "robots.txt",
+        "sitemap.xml",
         "sources/index.html",
         "style.css",
     ]

@@ -1,0 +1,178 @@
+"""What each output read while it rendered, and whether it must be rendered again.
+
+Templates see the site through a recording proxy: every attribute and every mapping key
+they read is noted with a digest of its value. An output is stale when a later site gives
+a different digest for any key it read, or when its page or one of its templates changed.
+Digests are stable across processes (no hash randomisation), so records can be cached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import jinja2.meta
+
+Key = tuple[str, ...]
+_ABSENT = "<absent>"
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    """A canonical text form of a model value: sets and mappings sorted, dataclasses named."""
+    if hasattr(value, "__digest__"):
+        out.append(value.__digest__())
+    elif isinstance(value, str):
+        out.append(f"s{len(value)}:{value}")
+    elif value is None or isinstance(value, bool | int | float | dt.date):
+        out.append(repr(value))
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out.append(type(value).__name__ + "(")
+        for f in dataclasses.fields(value):
+            out.append(f.name + "=")
+            _encode(getattr(value, f.name), out)
+        out.append(")")
+    elif isinstance(value, Mapping):
+        out.append("{")
+        for key in sorted(value, key=repr):
+            _encode(key, out)
+            _encode(value[key], out)
+        out.append("}")
+    elif isinstance(value, set | frozenset):
+        out.append("<")
+        for item in sorted(value, key=repr):
+            _encode(item, out)
+        out.append(">")
+    elif isinstance(value, tuple | list):
+        out.append("[")
+        for item in value:
+            _encode(item, out)
+        out.append("]")
+    else:
+        out.append(repr(value))
+
+
+def digest(value: Any) -> str:
+    """A stable digest of an immutable model value."""
+    parts: list[str] = []
+    _encode(value, parts)
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+class Values:
+    """The current site's value, and its digest, for each dependency key, once per build.
+
+    Records keep digests, so they can be saved in the cache and compared in a later
+    process. Digests are cheap: a converted document digests as its source key, not its
+    HTML, and each key is digested at most once per build, however many pages read it.
+    """
+
+    def __init__(self, site: Any, pages: Mapping[str, Any], templates: Callable[[str], str]):
+        self._site, self._pages, self._templates = site, pages, templates
+        self._digests: dict[Key, str] = {}
+
+    def digest(self, key: Key) -> str:
+        if key not in self._digests:
+            self._digests[key] = digest(self._lookup(key))
+        return self._digests[key]
+
+    def unchanged(self, key: Key, old: str) -> bool:
+        """Whether the digest an earlier build recorded is still the current one."""
+        return self.digest(key) == old
+
+    def _lookup(self, key: Key) -> Any:
+        kind = key[0]
+        if kind == "attr":
+            return getattr(self._site, key[1])
+        if kind == "item":
+            return getattr(self._site, key[1]).get(key[2], _ABSENT)
+        if kind == "keys":
+            return tuple(sorted(getattr(self._site, key[1])))
+        if kind == "page":
+            return self._pages.get(key[1], _ABSENT)
+        if kind == "template":
+            return self._templates(key[1])
+        raise ValueError(f"unknown dependency key {key!r}")
+
+
+@dataclass
+class Recorder:
+    """The keys one output read, with the digest each had when it was read."""
+
+    values: Values
+    read: dict[Key, str] = field(default_factory=dict)
+
+    def note(self, key: Key) -> None:
+        if key not in self.read:
+            self.read[key] = self.values.digest(key)
+
+
+class RecordingSite:
+    """The site as templates see it: reads pass through and are noted."""
+
+    def __init__(self, site: Any, recorder: Recorder) -> None:
+        self._site, self._recorder = site, recorder
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._site, name)
+        if isinstance(value, Mapping):
+            return RecordingMapping(name, value, self._recorder)
+        self._recorder.note(("attr", name))
+        return value
+
+
+class RecordingMapping(Mapping[Any, Any]):
+    """A mapping of the site whose single-key reads are noted key by key."""
+
+    def __init__(self, name: str, mapping: Mapping[Any, Any], recorder: Recorder) -> None:
+        self._name, self._mapping, self._recorder = name, mapping, recorder
+
+    def __getitem__(self, key: Any) -> Any:
+        self._recorder.note(("item", self._name, key))
+        return self._mapping[key]
+
+    def __contains__(self, key: object) -> bool:
+        self._recorder.note(("item", self._name, key))  # type: ignore[arg-type]
+        return key in self._mapping
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._recorder.note(("item", self._name, key))
+        return self._mapping.get(key, default)
+
+    def __iter__(self) -> Iterator[Any]:
+        self._recorder.note(("attr", self._name))
+        return iter(self._mapping)
+
+    def __len__(self) -> int:
+        self._recorder.note(("keys", self._name))
+        return len(self._mapping)
+
+
+def template_closure(env: jinja2.Environment, name: str) -> tuple[str, ...]:
+    """The template and every template it extends, includes or imports, sorted.
+
+    A dynamic name (a variable) cannot be followed: then every template counts.
+    """
+    assert env.loader is not None
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        source, _, _ = env.loader.get_source(env, current)
+        for ref in jinja2.meta.find_referenced_templates(env.parse(source)):
+            if ref is None:
+                return tuple(sorted(env.list_templates()))
+            todo.append(ref)
+    return tuple(sorted(seen))
+
+
+def is_stale(read: Mapping[Key, str], values: Values) -> bool:
+    """True when any value the output read has changed."""
+    return not all(values.unchanged(key, old) for key, old in read.items())

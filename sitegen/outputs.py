@@ -1,0 +1,267 @@
+"""The site's other outputs, made from the same model as its pages.
+
+Downloads (data/countries.json, data/measures.csv) and the files for discovery
+(sitemap.xml, robots.txt, the Atom feed feed.xml). `site_outputs` is pure: the Site in,
+a dict of output path -> bytes out. The bytes are deterministic: sorted keys, '\n' line
+endings, and no dates but those written in the content. XML is built with ElementTree,
+which escapes every value; absolute URLs all come from settings.base_url.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import urls
+from .errors import Location, Report
+from .metadata import headline
+from .model import Country, Measure, Page, Site
+
+COUNTRIES_JSON = "data/countries.json"
+MEASURES_CSV = "data/measures.csv"
+SITEMAP = "sitemap.xml"
+ROBOTS = "robots.txt"
+FEED = "feed.xml"
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+CSV_COLUMNS = (
+    "country",
+    "code",
+    "date",
+    "date_precision",
+    "actor",
+    "action",
+    "scope",
+    "vendors",
+    "confidence",
+    "source_ids",
+    "source_urls",
+    "note",
+)
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 cannot carry at all, not even escaped.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def generators() -> dict[str, Callable[[Any], bytes]]:
+    """Every non-page output of the site, by path: a function of the site to its bytes.
+
+    Each is given the site the templates see, so what it reads is recorded like a page's.
+    """
+    return {
+        COUNTRIES_JSON: countries_json,
+        MEASURES_CSV: measures_csv,
+        SITEMAP: sitemap_xml,
+        ROBOTS: robots_txt,
+        FEED: feed_xml,
+    }
+
+
+def site_outputs(site: Site) -> dict[str, bytes]:
+    """Every non-page output of the site: path -> bytes."""
+    return {path: generate(site) for path, generate in generators().items()}
+
+
+def collisions(pages: Iterable[str], outputs: Iterable[str]) -> list[tuple[str, str]]:
+    """(output, page) pairs that cannot both be written: the same path, or a file and a
+    folder of the same name (a page 'sitemap.xml/index.html' beside 'sitemap.xml')."""
+    found = []
+    for output in sorted(outputs):
+        for page in sorted(pages):
+            if page == output or page.startswith(output + "/") or output.startswith(page + "/"):
+                found.append((output, page))
+    return found
+
+
+def merge_outputs(
+    site: Site, files: dict[str, bytes], report: Report, outputs: dict[str, bytes]
+) -> None:
+    """Add the site's other outputs to the rendered pages; report any that would collide."""
+    by_output = {page.output: page for page in site.pages}
+    clashes = collisions(files, outputs)
+    for output, path in clashes:
+        page = by_output.get(path)
+        report.error(
+            Location(page.inputs[0] if page and page.inputs else path),
+            f"the page {path} collides with the generated file {output}",
+            "rename or move the page",
+        )
+    clashing = {output for output, _ in clashes}
+    files.update({path: data for path, data in outputs.items() if path not in clashing})
+
+
+# Downloads ---------------------------------------------------------------------------
+
+
+def _absolute(site: Site, url: str) -> str:
+    return urls.absolute(site.settings.base_url, url)
+
+
+def _measure_data(site: Site, country: Country, measure: Measure) -> dict[str, Any]:
+    return {
+        "date": measure.date.iso,
+        "date_precision": measure.date.precision,
+        "actor": measure.actor,
+        "action": measure.action,
+        "scope": measure.scope,
+        "vendors": list(measure.vendors),
+        "confidence": measure.confidence,
+        "confidence_label": measure.confidence_label,
+        "note": measure.note,
+        "url": f"{_absolute(site, country.url)}#{measure.anchor}",
+        "sources": [
+            {"id": sid, "url": site.source_by_id[sid].url if sid in site.source_by_id else None}
+            for sid in measure.sources
+        ],
+    }
+
+
+def countries_data(site: Site) -> dict[str, Any]:
+    """Every country and its measures, as in the YAML, with absolute URLs."""
+    settings = site.settings
+    return {
+        "title": settings.title,
+        "url": _absolute(site, urls.HOME),
+        "publisher": settings.publisher,
+        "licence": settings.licence,
+        "licence_url": settings.licence_url,
+        "countries": [
+            {
+                "slug": country.slug,
+                "name": country.name,
+                "code": country.code,
+                "summary": country.summary,
+                "status": country.status,
+                "status_label": country.status_label,
+                "as_of": country.as_of.isoformat(),
+                "url": _absolute(site, country.url),
+                "measures": [_measure_data(site, country, m) for m in country.measures],
+            }
+            for country in site.countries
+        ],
+    }
+
+
+def countries_json(site: Site) -> bytes:
+    text = json.dumps(countries_data(site), ensure_ascii=False, indent=2, sort_keys=True)
+    return (text + "\n").encode("utf-8")
+
+
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet will show as text: a leading apostrophe before a formula."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def measures_csv(site: Site) -> bytes:
+    """One row per measure; lists (vendors, sources) are separated by spaces."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for country in site.countries:
+        for measure in country.measures:
+            known = [site.source_by_id.get(sid) for sid in measure.sources]
+            row = (
+                country.name,
+                country.code,
+                measure.date.iso,
+                measure.date.precision,
+                measure.actor,
+                measure.action,
+                measure.scope,
+                " ".join(measure.vendors),
+                measure.confidence,
+                " ".join(measure.sources),
+                " ".join(s.url for s in known if s and s.url),
+                measure.note or "",
+            )
+            writer.writerow([neutralise(cell) for cell in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+# Discovery ---------------------------------------------------------------------------
+
+
+def _xml_text(value: str) -> str:
+    return _NOT_XML.sub("", value)
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, {k: _xml_text(v) for k, v in attrs.items()})
+    if text is not None:
+        element.text = _xml_text(text)
+    return element
+
+
+def _xml_bytes(root: ET.Element) -> bytes:
+    ET.indent(root, space="  ")
+    body = ET.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="utf-8"?>\n{body}\n'.encode()
+
+
+def listed_pages(site: Site) -> list[Page]:
+    """The pages a sitemap lists: all but the 404 page, by URL."""
+    return [page for page in site.pages if page.url != urls.NOT_FOUND]
+
+
+def sitemap_xml(site: Site) -> bytes:
+    root = ET.Element("urlset", xmlns=SITEMAP_NS)
+    for page in listed_pages(site):
+        entry = _sub(root, "url")
+        _sub(entry, "loc", _absolute(site, page.url))
+        if page.updated:
+            _sub(entry, "lastmod", page.updated.isoformat())
+    return _xml_bytes(root)
+
+
+def robots_txt(site: Site) -> bytes:
+    return f"User-agent: *\nAllow: /\n\nSitemap: {_absolute(site, SITEMAP)}\n".encode()
+
+
+def feed_entries(site: Site) -> list[Page]:
+    """Pages with an `updated` date, newest first (then by URL, so the order is fixed)."""
+    dated = [page for page in listed_pages(site) if page.updated]
+    return sorted(dated, key=lambda page: page.updated or dt.date.min, reverse=True)
+
+
+def _atom_date(day: dt.date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def feed_xml(site: Site) -> bytes:
+    """An Atom feed of page updates; its <updated> is the newest entry's date."""
+    settings = site.settings
+    home = _absolute(site, urls.HOME)
+    entries = feed_entries(site)
+    root = ET.Element("feed", {"xmlns": ATOM_NS, XML_LANG: settings.language})
+    _sub(root, "title", settings.title)
+    _sub(root, "subtitle", settings.description)
+    _sub(root, "id", home)
+    _sub(root, "link", rel="self", type="application/atom+xml", href=_absolute(site, FEED))
+    _sub(root, "link", rel="alternate", type="text/html", href=home)
+    # With no dated page, the newest date the content states; never the build time.
+    dates = [page.updated for page in entries if page.updated]
+    newest = dates[0] if dates else max((c.as_of for c in site.countries), default=dt.date.min)
+    _sub(root, "updated", _atom_date(newest))
+    author = _sub(root, "author")
+    _sub(author, "name", settings.publisher)
+    _sub(root, "rights", settings.licence)
+    for page in entries:
+        url = _absolute(site, page.url)
+        entry = _sub(root, "entry")
+        _sub(entry, "title", headline(site, page))
+        _sub(entry, "id", url)
+        _sub(entry, "link", rel="alternate", type="text/html", href=url)
+        _sub(entry, "updated", _atom_date(page.updated or dt.date.min))
+        if page.summary:
+            _sub(entry, "summary", page.summary)
+    return _xml_bytes(root)

@@ -1,0 +1,304 @@
+"""The writers' preview: rebuild on every save and reload the open browser tab.
+
+Pages are served from memory: each successful rebuild replaces the whole snapshot at
+once, so a half-built site is never served, and nothing is written to disk. A failed
+rebuild keeps the last good snapshot and shows the build's `path:line:col` messages over
+it; fixing the file rebuilds and reloads by itself. The livereload package provides the
+browser side (livereload.js and its WebSocket handshake); watching is ours (watch.py),
+because its watcher polls every 800 ms and drops changes made just after a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import mimetypes
+import threading
+import time
+import webbrowser
+from dataclasses import dataclass, field
+
+from livereload.handlers import LiveReloadHandler, LiveReloadJSHandler
+from tornado import ioloop, web
+
+from .errors import Report
+from .load import CONTENT, STATIC, TEMPLATES
+from .pipeline import Builder, Options, Result
+from .watch import make_watcher
+
+DEBOUNCE = 0.005  # seconds of quiet that end a burst of events
+MAX_DELAY = 0.15  # never wait longer than this after the first event
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent state of the preview: the files, or the errors over them."""
+
+    files: dict[str, bytes]
+    errors: tuple[str, ...] = ()
+    version: int = 0
+
+
+@dataclass
+class PreviewState:
+    """What the handlers read; the snapshot is replaced whole, never mutated."""
+
+    snapshot: Snapshot = field(default_factory=lambda: Snapshot({}))
+    port: int = 0
+    last_rendered: int = 0  # pages the last successful rebuild rendered
+    last_ms: float = 0.0
+
+
+def served_files(result: Result, previous: dict[str, bytes]) -> dict[str, bytes]:
+    """Rendered files plus static files' bytes (static files are small; read once each)."""
+    files = dict(result.files)
+    for rel, path in result.copies.items():
+        try:
+            files[rel] = path.read_bytes()
+        except OSError:
+            if rel in previous:
+                files[rel] = previous[rel]
+    return files
+
+
+def overlay(errors: tuple[str, ...]) -> bytes:
+    """The build's messages, shown over the last good page until the mistake is fixed."""
+    items = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in errors)
+    return (
+        '<div id="sitegen-errors" role="alert" style="position:fixed;inset:0 0 auto 0;'
+        "z-index:2147483647;max-height:70vh;overflow:auto;margin:0;padding:1rem 1.5rem;"
+        "background:#fff0f0;color:#5c0000;border-bottom:4px solid #b00020;"
+        'font:14px/1.5 ui-monospace,monospace;white-space:pre-wrap">'
+        "<strong>The build failed; this is the last good version of the page.</strong>"
+        f'<ul style="margin:.5rem 0 0;padding-left:1.2rem">{items}</ul></div>'
+    ).encode()
+
+
+def inject(body: bytes, snapshot: Snapshot, port: int) -> bytes:
+    """Add the live-reload script, and the error overlay if the last build failed."""
+    script = f'<script src="/livereload.js?port={port}"></script>'.encode()
+    if snapshot.errors:
+        body = body.replace(b"<body>", b"<body>" + overlay(snapshot.errors), 1)
+    if b"</body>" in body:
+        return body.replace(b"</body>", script + b"</body>", 1)
+    return body + script
+
+
+class PageHandler(web.RequestHandler):
+    """Serves the in-memory snapshot; nothing is read from disk, so no path can escape."""
+
+    def initialize(self, state: PreviewState) -> None:
+        self.state = state
+
+    def get(self, path: str) -> None:
+        snapshot = self.state.snapshot
+        key = path.lstrip("/")
+        if key == "" or key.endswith("/"):
+            key += "index.html"
+        body = snapshot.files.get(key)
+        if body is None and f"{key}/index.html" in snapshot.files:
+            self.redirect(f"/{key}/", permanent=False)
+            return
+        if body is None:
+            self.set_status(404)
+            key = "404.html"
+            body = snapshot.files.get(key, b"<!doctype html><title>Not found</title><body></body>")
+        kind = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        if kind == "text/html":
+            body = inject(body, snapshot, self.state.port)
+            kind += "; charset=utf-8"
+        self.set_header("Content-Type", kind)
+        self.set_header("Cache-Control", "no-store")
+        self.write(body)
+
+
+class ReloadSocket(LiveReloadHandler):
+    """livereload's WebSocket protocol, accepting only pages from our own origin."""
+
+    def check_origin(self, origin: str) -> bool:
+        host = self.request.headers.get("Host", "")
+        return origin in (f"http://{host}", f"https://{host}")
+
+
+def broadcast_reload(path: str) -> None:
+    """Tell every connected page to reload (livereload's message format)."""
+    message = {"command": "reload", "path": path, "liveCSS": True, "liveImg": True}
+    for waiter in list(LiveReloadHandler.waiters):
+        try:
+            waiter.write_message(message)
+        except Exception:  # a closed socket: forget it
+            LiveReloadHandler.waiters.discard(waiter)
+
+
+class Rebuilder:
+    """Waits for changes, debounces them, rebuilds, and swaps the snapshot in.
+
+    Events that arrive during a rebuild are kept and cause one more rebuild, so no save
+    is lost; a burst of events causes one rebuild.
+    """
+
+    def __init__(self, builder: Builder, state: PreviewState, loop: ioloop.IOLoop) -> None:
+        self.builder, self.state, self.loop = builder, state, loop
+        self.watcher = make_watcher(builder.options.root, (CONTENT, TEMPLATES, STATIC))
+        self.stopped = threading.Event()
+
+    def first_build(self) -> None:
+        self._rebuild([])
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except OSError:
+            if not self.stopped.is_set():
+                raise  # the watcher failed while we were still running
+
+    def _loop(self) -> None:
+        while not self.stopped.is_set():
+            changed = self.watcher.read(0.5)
+            if changed == []:
+                continue
+            pending = set(changed or [])
+            rescan = changed is None
+            deadline = time.monotonic() + MAX_DELAY
+            while time.monotonic() < deadline:
+                more = self.watcher.read(DEBOUNCE)
+                if more == []:
+                    break
+                rescan = rescan or more is None
+                pending.update(more or [])
+            if rescan:
+                self.builder.files.entries.clear()
+            self._rebuild(sorted(pending))
+
+    def _rebuild(self, changed: list[str]) -> None:
+        started = time.perf_counter()
+        self.builder.forget(changed)
+        try:
+            result = self.builder.build(changed or None)
+        except Exception as exc:  # an engine bug, not a content mistake: keep serving
+            self._show_errors((f"internal error in the build, please report it: {exc!r}",))
+            return
+        took = (time.perf_counter() - started) * 1000
+        old = self.state.snapshot
+        if result.ok:
+            self.state.last_rendered, self.state.last_ms = len(result.rerendered), took
+            files = served_files(result, old.files)
+            self.state.snapshot = Snapshot(files, (), old.version + 1)
+            changed_outputs = [k for k in files if old.files.get(k) != files[k]]
+            shown = ", ".join(changed) if changed else "everything"
+            print(
+                f"rebuilt after {shown}: {len(result.rerendered)} page(s) rendered, "
+                f"{len(changed_outputs)} file(s) changed, {took:.0f} ms",
+                flush=True,
+            )
+            _print_warnings(result.report)
+            if changed_outputs or old.errors:
+                target = changed_outputs[0] if len(changed_outputs) == 1 else "*"
+                self.loop.add_callback(broadcast_reload, "/" + target)
+        else:
+            lines = tuple(d.format() for d in result.report.sorted())
+            self._show_errors(lines)
+
+    def _show_errors(self, lines: tuple[str, ...]) -> None:
+        old = self.state.snapshot
+        self.state.snapshot = Snapshot(old.files, lines, old.version + 1)
+        print("build failed; still serving the last good version:", flush=True)
+        for line in lines:
+            print(f"  {line}", flush=True)
+        self.loop.add_callback(broadcast_reload, "*")
+
+
+def _print_warnings(report: Report) -> None:
+    for warning in report.warnings:
+        print(f"  {warning.format()}", flush=True)
+
+
+def make_app(state: PreviewState) -> web.Application:
+    return web.Application(
+        [
+            (r"/livereload", ReloadSocket),
+            (r"/livereload\.js", LiveReloadJSHandler),
+            (r"(/.*)", PageHandler, {"state": state}),
+        ]
+    )
+
+
+class Preview:
+    """The preview server: the web app, the builder and the rebuilder thread."""
+
+    def __init__(self, options: Options, host: str = "127.0.0.1", port: int = 8000) -> None:
+        self.options, self.host, self.requested_port = options, host, port
+        self.state = PreviewState()
+
+    def start(self) -> None:
+        """Listen, build once, and start watching; call on the thread that runs the loop."""
+        self.loop = ioloop.IOLoop.current()
+        self.server = make_app(self.state).listen(self.requested_port, address=self.host)
+        self.state.port = next(iter(self.server._sockets.values())).getsockname()[1]
+        self.rebuilder = Rebuilder(Builder(self.options), self.state, self.loop)
+        self.rebuilder.first_build()
+        threading.Thread(target=self.rebuilder.run, name="rebuilder", daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{shown}:{self.state.port}/"
+
+    def close(self) -> None:
+        self.rebuilder.stopped.set()
+        self.server.stop()
+        self.rebuilder.watcher.close()
+
+
+def serve(options: Options, host: str, port: int, open_browser: bool) -> int:
+    """Build, serve on host:port, and rebuild on every change until interrupted."""
+    preview = Preview(options, host, port)
+    preview.start()
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"WARNING: serving on {host}, reachable from other machines. The preview "
+            "server is for writing, not for publishing; use 127.0.0.1 unless you mean it.",
+            flush=True,
+        )
+    print(f"serving {preview.url} (Ctrl-C to stop); watching content/, templates/, static/")
+    if open_browser:
+        webbrowser.open(preview.url)
+    try:
+        preview.loop.start()
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+    finally:
+        preview.close()
+    return 0
+
+
+class BackgroundPreview:
+    """A preview running on its own thread and event loop, for tests and benchmarks."""
+
+    def __init__(self, options: Options, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.preview = Preview(options, host, port)
+        started = threading.Event()
+
+        def main() -> None:
+            asyncio.set_event_loop(asyncio.new_event_loop())
+            self.preview.start()
+            started.set()
+            self.preview.loop.start()
+            self.preview.close()
+
+        self.thread = threading.Thread(target=main, name="preview", daemon=True)
+        self.thread.start()
+        if not started.wait(60):
+            raise RuntimeError("the preview did not start")
+
+    @property
+    def url(self) -> str:
+        return self.preview.url
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.preview.state.snapshot
+
+    def stop(self) -> None:
+        self.preview.loop.add_callback(self.preview.loop.stop)
+        self.thread.join(10)

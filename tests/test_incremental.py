@@ -1,0 +1,187 @@
+"""Incremental rebuilds equal full builds, byte for byte, and re-render only what changed.
+
+For each kind of edit a writer makes, a long-lived Builder (as the preview server keeps)
+rebuilds after the edit; its output must equal a fresh full build's, and the set of pages
+it re-rendered is asserted exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from conftest import SiteDir
+
+from sitegen.pipeline import Builder, Options, Result
+
+TIMELINE = "---\ntitle: Timeline\ntemplate: timeline.html\n---\nEvery measure.\n"
+
+
+def served_tree(result: Result) -> dict[str, bytes]:
+    """What the preview serves: rendered files plus static files' bytes."""
+    tree = dict(result.files)
+    tree.update({rel: path.read_bytes() for rel, path in result.copies.items()})
+    return tree
+
+
+def replace(site: SiteDir, path: str, old: str, new: str) -> None:
+    text = (site.root / path).read_text()
+    assert old in text, f"{old!r} not in {path}"
+    site.write(path, text.replace(old, new))
+
+
+EDITS: dict[str, Callable[[SiteDir], None]] = {
+    "prose": lambda s: replace(s, "content/about.md", "Every fact is cited", "Each fact is cited"),
+    "title": lambda s: replace(
+        s, "content/about.md", "title: How we source this", "title: Our sourcing"
+    ),
+    "country_yaml": lambda s: replace(
+        s, "content/countries/china.yaml", "Expressed serious concern", "Said it was concerned"
+    ),
+    "country_status": lambda s: replace(
+        s, "content/countries/china.yaml", "status: opposes", "status: urged"
+    ),
+    "sources": lambda s: replace(
+        s, "content/sources.yaml", "publisher: Kyodo", "publisher: Kyodo News"
+    ),
+    "page_template": lambda s: replace(
+        s, "templates/page.html", "<article>", '<article class="page">'
+    ),
+    "base_template": lambda s: replace(
+        s, "templates/base.html", "Skip to content", "Skip to the content"
+    ),
+    "static": lambda s: s.write("static/style.css", "body { color: black; }\n"),
+    "new_page": lambda s: s.write("content/notes/extra.md", "---\ntitle: Extra\n---\nMore.\n"),
+    "deleted_page": lambda s: s.remove("content/countries/japan.md"),
+    "settings": lambda s: replace(s, "content/site.yaml", "publisher: Test Desk", "publisher: X"),
+}
+
+
+ALL = [
+    "404.html",
+    "about/index.html",
+    "countries/china/index.html",
+    "countries/index.html",
+    "countries/japan/index.html",
+    "index.html",
+    "sources/index.html",
+    "timeline/index.html",
+]
+RERENDERED = {
+    "prose": ["about/index.html"],
+    "title": ALL,  # every page lists the title in its navigation
+    "country_yaml": [
+        "countries/china/index.html",
+        "countries/index.html",
+        "index.html",
+        "timeline/index.html",
+    ],
+    "country_status": [  # Japan shows its related country's status
+        "countries/china/index.html",
+        "countries/index.html",
+        "countries/japan/index.html",
+        "index.html",
+        "timeline/index.html",
+    ],
+    "sources": ["countries/japan/index.html", "sources/index.html", "timeline/index.html"],
+    "page_template": ["about/index.html"],
+    "base_template": ALL,
+    "static": [],
+    "new_page": ["notes/extra/index.html"],
+    "deleted_page": ["countries/japan/index.html", "sources/index.html"],
+    "settings": ALL,
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_incremental_equals_full(make_site, edit: str) -> None:
+    site = make_site({"content/timeline.md": TIMELINE})
+    options = Options(root=site.root, out=site.root / "site", write=False)
+    builder = Builder(options)
+    first = builder.build()
+    assert first.ok, first.report.diagnostics
+    EDITS[edit](site)
+    incremental = builder.build()
+    full = Builder(options).build()
+    assert incremental.ok and full.ok
+    assert served_tree(incremental) == served_tree(full)
+    assert sorted(incremental.rerendered) == RERENDERED[edit]
+
+
+def test_rebuild_without_changes_renders_nothing(make_site) -> None:
+    site = make_site({"content/timeline.md": TIMELINE})
+    builder = Builder(Options(root=site.root, out=site.root / "site", write=False))
+    first = builder.build()
+    assert len(first.rerendered) == len(ALL)
+    again = builder.build()
+    assert again.rerendered == ()
+    assert again.files == first.files
+
+
+def test_failed_rebuild_keeps_previous_renderings(make_site) -> None:
+    site = make_site({"content/timeline.md": TIMELINE})
+    builder = Builder(Options(root=site.root, out=site.root / "site", write=False))
+    first = builder.build()
+    replace(site, "content/about.md", "title: How we source this", "title: [broken")
+    assert not builder.build().ok
+    replace(site, "content/about.md", "title: [broken", "title: How we source this")
+    fixed = builder.build()
+    assert fixed.ok
+    assert fixed.rerendered == ()
+    assert fixed.files == first.files
+
+
+FAST = {
+    # (file, old, new, pages re-rendered)
+    "prose": (
+        "content/about.md",
+        "Every fact is cited",
+        "Each fact is cited",
+        ["about/index.html"],
+    ),
+    "narrative": (
+        "content/countries/japan.md",
+        "Japan planned to exclude",
+        "Japan prepared to exclude",
+        ["countries/japan/index.html"],
+    ),
+    "added_line": (
+        "content/about.md",
+        "## Confidence\n",
+        "## Confidence\n\nA new first paragraph.\n",
+        ["about/index.html"],
+    ),
+    # these change what other pages read, so the full path runs
+    "new_link": (
+        "content/about.md",
+        "Every fact is cited",
+        "Every fact about [China](countries/china.yaml) is cited",
+        ["about/index.html", "countries/china/index.html"],
+    ),
+    "new_citation": (
+        "content/about.md",
+        "Every fact is cited [@mfa-statement; @reuters-japan].",
+        "Every fact is cited [@mfa-statement; @reuters-japan; @kyodo-decision].",
+        ["about/index.html", "sources/index.html"],
+    ),
+    "title": ("content/about.md", "title: How we source this", "title: Sourcing", ALL),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAST))
+def test_one_file_edit_with_changed_path_equals_full(make_site, case: str) -> None:
+    site = make_site({"content/timeline.md": TIMELINE})
+    options = Options(root=site.root, out=site.root / "site", write=False)
+    builder = Builder(options)
+    assert builder.build().ok
+    path, old, new, expected = FAST[case]
+    replace(site, path, old, new)
+    incremental = builder.build([path])
+    full = Builder(options).build()
+    assert incremental.ok and full.ok
+    assert served_tree(incremental) == served_tree(full)
+    assert sorted(incremental.rerendered) == expected
+    # and the builder's state is right for the next edit too
+    replace(site, path, new, old)
+    again = builder.build([path])
+    assert served_tree(again) == served_tree(Builder(options).build())
