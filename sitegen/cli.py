@@ -12,7 +12,8 @@ from pathlib import Path
 
 from . import __version__
 from .errors import Report
-from .pipeline import Options, run
+from .parallel import default_jobs
+from .pipeline import Options, Result, run
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -31,6 +32,17 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--drafts", action="store_true", help="include draft pages")
         sub.add_argument("--strict", action="store_true", help="treat warnings as errors")
     build.add_argument("--out", type=Path, default=None, help="output folder (default: site/)")
+    for sub in (build, check):
+        sub.add_argument(
+            "--jobs",
+            type=int,
+            default=default_jobs(),
+            metavar="N",
+            help=f"processes for converting and rendering (default: all cores, {default_jobs()})",
+        )
+    build.add_argument(
+        "--no-cache", action="store_true", help="ignore and do not update the cache in .cache/"
+    )
     serve = commands.add_parser(
         "serve", help="preview: build, serve from memory, rebuild and reload on every save"
     )
@@ -68,9 +80,14 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
         include_drafts=getattr(args, "drafts", False),
         strict=getattr(args, "strict", False),
         write=command == "build",
+        jobs=max(1, args.jobs),
+        cache=command == "build" and not args.no_cache,
+        progress=_progress_line if sys.stderr.isatty() else None,
     )
     started = time.perf_counter()
     result = run(options)
+    if options.progress is not None:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
     print_report(result.report)
     if not result.ok:
         print(
@@ -79,9 +96,25 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
         )
         return EXIT_CONTENT
     seconds = time.perf_counter() - started
-    pages = len(result.site.pages) if result.site else 0
-    if command == "build":
-        print(f"built {pages} pages into {options.out} in {seconds:.2f} s")
-    else:
-        print(f"checked {pages} pages in {seconds:.2f} s: no errors")
+    print(summary(command, result, options.out, seconds))
     return EXIT_OK
+
+
+def summary(command: str, result: Result, out: Path, seconds: float) -> str:
+    """The closing line: what was done, what was reused, how long it took."""
+    if result.unchanged:
+        return f"nothing changed since the last build: {out} is up to date ({seconds:.2f} s)"
+    rendered = len(result.rerendered)
+    reused = result.pages - rendered
+    detail = (
+        f"{rendered} rendered, {reused} reused from the cache, "
+        f"{result.converted} Markdown file(s) converted"
+    )
+    if command == "build":
+        return f"built {result.pages} pages into {out} in {seconds:.2f} s: {detail}"
+    return f"checked {result.pages} pages in {seconds:.2f} s, no errors: {detail}"
+
+
+def _progress_line(stage: str, done: int, total: int) -> None:
+    """On a terminal: one line, rewritten in place, with pages done of total."""
+    print(f"\r\033[K{stage}: {done}/{total}", end="", file=sys.stderr, flush=True)

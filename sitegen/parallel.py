@@ -45,13 +45,26 @@ def _can_fork(jobs: int, count: int) -> bool:
     )
 
 
-def _map(function: Callable[[Sequence[T]], list[Any]], items: Sequence[T], jobs: int) -> list[Any]:
+Progress = Callable[[int, int], None]
+
+
+def _map(
+    function: Callable[[Sequence[T]], list[Any]],
+    items: Sequence[T],
+    jobs: int,
+    progress: Progress | None = None,
+) -> list[Any]:
     """Run `function` over chunks of `items` in forked workers; results in input order."""
     context = multiprocessing.get_context("fork")
+    chunks = _chunks(items, jobs)
+    done = 0
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         results: list[Any] = []
-        for part in pool.map(function, _chunks(items, jobs)):
+        for chunk, part in zip(chunks, pool.map(function, chunks), strict=True):
             results.extend(part)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(items))
     return results
 
 
@@ -61,13 +74,16 @@ def _convert_chunk(files: Sequence[tuple[str, str, int, str]]) -> list[Document]
 
 
 def convert_documents(
-    todo: Sequence[tuple[MarkdownFile, str]], renderer: MarkdownRenderer, jobs: int
+    todo: Sequence[tuple[MarkdownFile, str]],
+    renderer: MarkdownRenderer,
+    jobs: int,
+    progress: Progress | None = None,
 ) -> list[Document]:
     """Convert (file, url) pairs to Documents, in parallel when it pays."""
     work = [(f.body, f.path, f.body_line, url) for f, url in todo]
     if not _can_fork(jobs, len(work)):
         return [renderer.convert(*item) for item in work]
-    return _map(_convert_chunk, work, jobs)
+    return _map(_convert_chunk, work, jobs, progress)
 
 
 def _render_chunk(urls: Sequence[str]) -> list[tuple[dict[str, Rendered], Report]]:
@@ -75,7 +91,9 @@ def _render_chunk(urls: Sequence[str]) -> list[tuple[dict[str, Rendered], Report
     templates: Path = _INHERITED["templates"]
     env = _INHERITED.setdefault("env", make_environment(templates))
     report = Report()
-    rendered = render_pages(site, env, templates, report, _INHERITED["previous"], only=set(urls))
+    rendered = render_pages(
+        site, env, templates, report, _INHERITED["previous"], set(urls), _INHERITED["build"]
+    )
     return [(rendered, report)]
 
 
@@ -86,16 +104,18 @@ def render_all(
     previous: dict[str, Rendered],
     jobs: int,
     render_serial: Callable[[], dict[str, Rendered]],
+    progress: Progress | None = None,
+    build: str = "",
 ) -> dict[str, Rendered]:
     """Render every page, in parallel when it pays; same bytes and order as serial."""
     pages: list[Page] = list(site.pages)
     if not _can_fork(jobs, len(pages)):
         return render_serial()
-    _INHERITED.update(site=site, templates=templates, previous=previous)
+    _INHERITED.update(site=site, templates=templates, previous=previous, build=build)
     try:
-        parts = _map(_render_chunk, [p.output for p in pages], jobs)
+        parts = _map(_render_chunk, [p.output for p in pages], jobs, progress)
     finally:
-        for key in ("site", "templates", "previous"):
+        for key in ("site", "templates", "previous", "build"):
             _INHERITED.pop(key, None)
     by_output: dict[str, Rendered] = {}
     for rendered, part_report in parts:

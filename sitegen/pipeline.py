@@ -8,6 +8,9 @@ together and nothing is written unless everything succeeded.
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -30,7 +33,7 @@ from .load import (
 from .markdown import Document, MarkdownRenderer, source_key
 from .model import Site
 from .outputs import generators, merge_outputs
-from .parallel import convert_documents, render_all
+from .parallel import Progress, convert_documents, render_all
 from .quotes import check_quotations, find_quotations, site_quotations
 from .render import Rendered, make_environment, render_generated, render_pages
 from .search import search_index
@@ -46,6 +49,7 @@ class Options:
     write: bool = True
     jobs: int = 1  # processes for conversion and rendering
     cache: bool = False  # use and update the persistent cache in .cache/
+    progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
 
 
 @dataclass
@@ -74,9 +78,10 @@ class DocumentCache:
     are converted in parallel. Entries no build uses any more are dropped.
     """
 
-    def __init__(self, jobs: int = 1) -> None:
+    def __init__(self, jobs: int = 1, progress: Progress | None = None) -> None:
         self.renderer = MarkdownRenderer()
         self.jobs = jobs
+        self.progress = progress
         self.by_source: dict[str, Document] = {}
         self.converted = 0  # documents converted (not reused) by the last call
 
@@ -94,7 +99,7 @@ class DocumentCache:
     def convert(self, project: Project) -> dict[str, Document]:
         keyed = [(file, *self._key(file)) for file in project.pages]
         missing = [(file, url) for file, url, key in keyed if key not in self.by_source]
-        for document in convert_documents(missing, self.renderer, self.jobs):
+        for document in convert_documents(missing, self.renderer, self.jobs, self.progress):
             self.by_source[document.source] = document
         self.converted = len(missing)
         used = {key for _, _, key in keyed}
@@ -160,7 +165,7 @@ class Builder:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.files = FileCache()
-        self.documents = DocumentCache(options.jobs)
+        self.documents = DocumentCache(options.jobs, _stage(options, "converting Markdown"))
         self.disk = DiskCache(options.root) if options.cache else None
         self.env = make_environment(options.root / TEMPLATES)
         self.rendered: dict[str, Rendered] = {}
@@ -220,15 +225,16 @@ class Builder:
         quotes = find_quotations(new_file.body, path, new_file.body_line)
         check_quotations(quotes, new_site.source_by_id, report)
         templates = self.options.root / TEMPLATES
+        build = _build_id()
         rendered = render_pages(
-            new_site, self.env, templates, report, self.rendered, only={page.output}
+            new_site, self.env, templates, report, self.rendered, {page.output}, build
         )
         if self.options.strict:
             _warnings_to_errors(report)
         if report.errors:
             return None  # let the full build report everything in order
         result.rendered = {**self.rendered, **rendered}
-        result.rerendered = tuple(o for o, r in rendered.items() if self.rendered.get(o) is not r)
+        result.rerendered = tuple(o for o, r in rendered.items() if r.build == build)
         result.files = {**last.files, page.output: rendered[page.output].body}
         result.copies = last.copies
         new_project = dataclasses.replace(
@@ -262,19 +268,20 @@ class Builder:
         result.site = site
         result.pages = len(site.pages)
         templates = options.root / TEMPLATES
+        build = _build_id()
         result.rendered = render_all(
             site,
             templates,
             report,
             self.rendered,
             options.jobs,
-            lambda: render_pages(site, self.env, templates, report, self.rendered),
+            lambda: render_pages(site, self.env, templates, report, self.rendered, None, build),
+            _stage(options, "rendering pages"),
+            build,
         )
-        result.rerendered = tuple(
-            o for o, r in result.rendered.items() if self.rendered.get(o) is not r
-        )
+        result.rerendered = tuple(o for o, r in result.rendered.items() if r.build == build)
         result.files = {output: r.body for output, r in result.rendered.items()}
-        generated = render_generated(site, generators(), self.rendered)
+        generated = render_generated(site, generators(), self.rendered, build)
         merge_outputs(site, result.files, report, {o: r.body for o, r in generated.items()})
         result.rendered.update(generated)
         if options.write and not report.errors:
@@ -336,6 +343,19 @@ class Builder:
             "pages": result.pages,
         }
         self.disk.save("state", state)
+
+
+def _build_id() -> str:
+    """Unique across processes, so renderings from the cache are never taken for new."""
+    return f"{os.getpid()}-{time.time_ns()}"
+
+
+def _stage(options: Options, name: str) -> Progress | None:
+    """A progress callback for one stage, or None when nobody is watching."""
+    report = options.progress
+    if report is None:
+        return None
+    return lambda done, total: report(name, done, total)
 
 
 def _is_cache(diagnostic: Diagnostic) -> bool:

@@ -101,6 +101,7 @@ class Rendered:
     output: str
     body: bytes
     read: Mapping[Key, str]
+    build: str = ""  # the build that rendered it: reused renderings keep an older one
 
 
 class TemplateSources:
@@ -137,6 +138,7 @@ def render_pages(
     report: Report,
     previous: Mapping[str, Rendered] | None = None,
     only: set[str] | None = None,
+    build: str = "",
 ) -> dict[str, Rendered]:
     """Render each page, reusing a previous rendering whose inputs did not change.
 
@@ -160,7 +162,7 @@ def render_pages(
             recorder.note(("template", name))
         html = _render_one(page, RecordingSite(site, recorder), env, templates, report)
         if html is not None:
-            rendered[page.output] = Rendered(page.output, html.encode(), dict(recorder.read))
+            rendered[page.output] = Rendered(page.output, html.encode(), dict(recorder.read), build)
     return rendered
 
 
@@ -172,6 +174,7 @@ def render_generated(
     site: Site,
     generators: Mapping[str, Callable[[Any], bytes]],
     previous: Mapping[str, Rendered] | None = None,
+    build: str = "",
 ) -> dict[str, Rendered]:
     """Produce the non-page outputs (data, feed, sitemap), reusing those not affected."""
     previous = previous or {}
@@ -184,7 +187,7 @@ def render_generated(
             continue
         recorder = Recorder(values)
         body = generate(RecordingSite(site, recorder))
-        generated[output] = Rendered(output, body, dict(recorder.read))
+        generated[output] = Rendered(output, body, dict(recorder.read), build)
     return generated
 
 

@@ -1,0 +1,137 @@
+"""Parallel builds equal serial ones; the persistent cache is exact, and never trusted blind.
+
+Each Builder here stands for a new process: it starts with empty memory and sees only
+what the previous build left in .cache/ and site/.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from sitegen.pipeline import Builder, Options, Result
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.corpus import generate
+
+PAGES = 100  # enough for the work to be spread over processes
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus") / "project"
+    generate(root, PAGES)
+    return root
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def build(root: Path, out: Path, **options: object) -> Result:
+    result = Builder(Options(root=root, out=out, **options)).build()  # type: ignore[arg-type]
+    assert result.ok, [d.format() for d in result.report.errors]
+    return result
+
+
+def test_parallel_output_equals_serial(corpus: Path, tmp_path: Path) -> None:
+    serial = build(corpus, tmp_path / "serial", jobs=1)
+    parallel = build(corpus, tmp_path / "parallel", jobs=2)
+    assert parallel.pages == serial.pages == PAGES * 2 + 4
+    assert tree(tmp_path / "parallel") == tree(tmp_path / "serial")
+    assert len(parallel.rerendered) == parallel.pages
+
+
+def test_warm_build_renders_nothing_and_gives_the_same_tree(corpus: Path, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    generate(root, PAGES)
+    out = root / "site"
+    cold = build(root, out, jobs=2, cache=True)
+    first = tree(out)
+    assert len(cold.rerendered) == cold.pages and cold.converted == PAGES + 1
+    shortcut = build(root, out, jobs=2, cache=True)
+    assert shortcut.unchanged and shortcut.rerendered == ()
+    assert tree(out) == first
+    # touching files defeats the shortcut; the cache still renders and converts nothing
+    for page in (root / "content/pages").glob("*.md"):
+        page.touch()
+    warm = build(root, out, jobs=2, cache=True)
+    assert not warm.unchanged
+    assert warm.rerendered == () and warm.converted == 0
+    assert tree(out) == first
+
+
+def test_changed_page_and_its_dependents_are_rerendered(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    generate(root, PAGES)
+    out = root / "site"
+    build(root, out, jobs=2, cache=True)
+    page = root / "content/pages/page-00007.md"
+    text = page.read_text()
+    # a prose edit: only that page
+    page.write_text(text.replace("## Section 1", "## Section One", 1))
+    prose = build(root, out, jobs=2, cache=True)
+    assert sorted(prose.rerendered) == ["pages/page-00007/index.html"]
+    assert prose.converted == 1
+    # a title edit: the page, and the pages that show its title: the countries it links
+    # to ("mentioned in") and the sources index ("cited by"); pages that link to it use
+    # their own link text and stay as they are
+    page.write_text(text.replace("title: Page 7 on", "title: Page seven on", 1))
+    titled = build(root, out, jobs=2, cache=True)
+    mentioned = set(re.findall(r"\(\.\./countries/(country-\d+)\.yaml", text))
+    assert mentioned, "the corpus page should link to a country"
+    assert sorted(titled.rerendered) == sorted(
+        {
+            "pages/page-00007/index.html",
+            "sources/index.html",
+            *(f"countries/{slug}/index.html" for slug in mentioned),
+        }
+    )
+    fresh = tmp_path / "fresh"
+    build(root, fresh, jobs=1)
+    assert tree(out) == {k: v for k, v in tree(fresh).items()}
+
+
+@pytest.mark.parametrize("name", ["documents", "rendered", "state"])
+def test_damaged_cache_file_is_ignored_with_a_warning(tmp_path: Path, name: str) -> None:
+    root = tmp_path / "project"
+    generate(root, 20)
+    out = root / "site"
+    build(root, out, cache=True)
+    first = tree(out)
+    cached = root / f".cache/sitegen/{name}.pickle"
+    data = bytearray(cached.read_bytes())
+    data[-10] ^= 0xFF  # flip bits in the payload
+    cached.write_bytes(bytes(data))
+    (root / "content/index.md").touch()  # defeat the no-change shortcut
+    result = build(root, out, cache=True)
+    warnings = [d.format() for d in result.report.warnings]
+    assert warnings == [
+        f".cache/sitegen/{name}.pickle:1:1: warning: cache file is damaged (checksum "
+        "mismatch) and was ignored; nothing to do: it is rebuilt; delete .cache/ if this repeats"
+    ]
+    assert tree(out) == first
+    # the damaged file was replaced: the next build is silent
+    (root / "content/index.md").touch()
+    assert build(root, out, cache=True).report.warnings == []
+
+
+def test_cache_from_another_engine_version_is_not_used(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    generate(root, 20)
+    out = root / "site"
+    build(root, out, cache=True)
+    cached = root / ".cache/sitegen/documents.pickle"
+    data = cached.read_bytes()
+    cached.write_bytes(data.replace(b"sitegen-cache-1\n0.1.0", b"sitegen-cache-1\n0.0.9", 1))
+    (root / "content/index.md").touch()
+    result = build(root, out, cache=True)
+    assert result.converted == 21  # every page converted again, silently
+    assert result.report.warnings == []
