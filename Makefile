@@ -31,6 +31,9 @@ $(BENCH_NODE_STAMP): bench/package.json bench/package-lock.json
 site: $(STAMP)
 	$(PY) build.py build
 
+serve: $(STAMP)
+	$(PY) build.py serve
+
 check: $(STAMP)
 	$(PY) build.py check --strict
 
@@ -46,6 +49,11 @@ format: $(STAMP)
 # Page weight, HTML errors, axe violations and Lighthouse scores, as a table
 budgets: $(STAMP) $(NODE_STAMP) $(BENCH_NODE_STAMP)
 	$(PY) bench/budgets.py
+
+# Build speed against the Markdown floor, Pelican, MkDocs, Hugo and Eleventy (long: 1000
+# and 4000 pages, 5 runs each); e.g. make bench BENCH_ARGS='--sizes 50,100 --runs 2'
+bench: $(STAMP)
+	$(PY) bench/build_speed.py $(BENCH_ARGS)
 
 clean:
 	rm -rf site .cache .pytest_cache
