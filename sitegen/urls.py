@@ -8,6 +8,7 @@ root of a host, from any sub-path, and opened from disk.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 
 HOME = ""
@@ -39,10 +40,20 @@ def output_path(url: str) -> str:
     return url + "index.html" if url == "" or url.endswith("/") else url
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def relative(from_url: str, to_url: str) -> str:
-    """A link from the page at `from_url` to `to_url` (a page URL or a file)."""
-    start = posixpath.dirname(output_path(from_url)) or "."
-    return posixpath.relpath(output_path(to_url), start)
+    """A link from the page at `from_url` to `to_url` (a page URL or a file).
+
+    String arithmetic on two site-relative paths (posixpath.relpath would consult the
+    working directory on every call); cached, since every page links to the same few.
+    """
+    folder = posixpath.dirname(output_path(from_url))
+    start = folder.split("/") if folder else []
+    target = output_path(to_url).split("/")
+    common = 0
+    while common < len(start) and common < len(target) - 1 and start[common] == target[common]:
+        common += 1
+    return "/".join([".."] * (len(start) - common) + target[common:])
 
 
 def absolute(base_url: str, url: str) -> str:
