@@ -29,6 +29,7 @@ from .model import (
     breadcrumbs,
     link_to,
 )
+from .outputs import path_clashes, reserved_output
 from .schema import (
     COUNTRY_FIELDS,
     MEASURE_FIELDS,
@@ -414,6 +415,15 @@ def assemble(
     )
 
     page_by_url = _unique_urls(pages, report)
+    for page in pages:
+        taken = reserved_output(page.output) if page.inputs else None
+        if taken is not None:
+            what = "folder" if taken.endswith("/") else "file"
+            report.error(
+                Location(page.inputs[0]),
+                f"the page {page.output} collides with the generated {what} {taken}",
+                "rename or move the page",
+            )
     if urls.HOME not in page_by_url:
         report.error(
             Location("content/index.md"),
@@ -469,6 +479,16 @@ def _unique_urls(pages: list[Page], report: Report) -> dict[str, Page]:
             )
             continue
         by_url[page.url] = page
+    by_output = {page.output: page for page in by_url.values()}
+    for file, path in path_clashes(by_output):
+        if reserved_output(path):
+            continue  # reported as such
+        here = by_output[path].inputs[0] if by_output[path].inputs else path
+        report.error(
+            Location(here),
+            f"the page {path} needs {file} to be a folder, but it is the page {file}",
+            "rename or move the page",
+        )
     return by_url
 
 

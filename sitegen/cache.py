@@ -75,13 +75,18 @@ class DiskCache:
 def fingerprint(root: Path, folders: tuple[str, ...], options: tuple[object, ...]) -> str:
     """A digest of every input file's path, size and modification time, and the options."""
     digest = hashlib.blake2b(repr((KEY, options)).encode(), digest_size=16)
+    seen: set[str] = set()  # real folders walked: a linked loop is walked once, not forever
     for folder in folders:
         for dirpath, dirnames, filenames in os.walk(root / folder, followlinks=True):
-            dirnames.sort()
+            seen.add(os.path.realpath(dirpath))
+            dirnames[:] = sorted(
+                d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) not in seen
+            )
             for name in sorted(filenames):
                 try:
                     st = os.stat(os.path.join(dirpath, name))
                 except OSError:
                     continue
-                digest.update(f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                line = f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n"
+                digest.update(line.encode("utf-8", "surrogateescape"))  # any file name
     return digest.hexdigest()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,10 @@ from .yamldoc import YamlDoc, parse_yaml
 
 CONTENT, TEMPLATES, STATIC = "content", "templates", "static"
 FRONT_MATTER_FENCE = "---"
+# Python-Markdown takes a few seconds for 2 MB of prose; far larger files are mistakes.
+MAX_FILE_BYTES = 2_000_000
+# A page's path is its URL: each folder and file name (without .md) must fit in one.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -84,9 +90,23 @@ def read_text(root: Path, rel: str, report: Report) -> str | None:
     """Decode a file as UTF-8; drop a byte-order mark; turn CRLF and CR into LF.
 
     Columns in messages count characters as an editor shows them (no byte-order mark).
+    Only regular files of at most MAX_FILE_BYTES are read (a pipe would block the build).
     """
     try:
-        raw = (root / rel).read_bytes()
+        info = os.stat(root / rel)
+        if not stat.S_ISREG(info.st_mode):
+            report.error(Location(rel), "not a regular file", "replace it with a plain file")
+            return None
+        if info.st_size > MAX_FILE_BYTES:
+            report.error(
+                Location(rel),
+                f"the file is {info.st_size / 1e6:.1f} MB; a content file may be at most "
+                f"{MAX_FILE_BYTES / 1e6:.0f} MB",
+                "split a long page into several, and put large data in static/",
+            )
+            return None
+        with open(root / rel, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
     except OSError as exc:
         report.error(Location(rel), f"cannot read file: {exc.strerror}", "check its permissions")
         return None
@@ -151,51 +171,101 @@ def _inside(root: Path, path: Path) -> bool:
 
 
 def _walk(root: Path, folder: str, report: Report) -> list[str]:
-    """List files under a project folder, sorted; refuse links that leave the project.
+    """List files under a project folder, sorted; refuse what cannot be read safely.
 
-    Uses os.walk (scandir): one system call per folder, not several per file.
+    Refused, each with an error: a symbolic link that leaves the project (the folder
+    itself, or anything in it, hidden or not), a linked folder that loops back or is
+    already listed, anything but a regular file (a pipe would block the build, a broken
+    link could not be copied), and a name with a backslash, a control character or bytes
+    that are not UTF-8. Uses os.walk (scandir): one system call per folder, two per file.
     """
     base = root / folder
+    if base.is_symlink() and not _inside(root, base):
+        report.error(Location(folder), _LINK_OUT, _COPY_FOLDER)
+        return []
     if not base.is_dir():
         return []
     found = []
+    seen = {base.resolve()}
     for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
         here = Path(dirpath)
         kept = []
         for name in dirnames:
             path = here / name
-            if name.startswith("."):
-                continue
             if path.is_symlink():
-                _symlink(root, path, report, kept, name)
+                if not _linked_folder(root, path, seen, report):
+                    continue
+            elif name.startswith(".") or _bad_name(root, path, report):
                 continue
-            kept.append(name)
+            else:
+                seen.add(path.resolve())
+            if not name.startswith("."):
+                kept.append(name)
         dirnames[:] = sorted(kept)
         for name in filenames:
-            if name.startswith(".") or name.endswith("~"):
-                continue  # hidden files and editors' backup and swap files
             path = here / name
             if path.is_symlink() and not _inside(root, path):
+                report.error(Location(relpath(root, path)), _LINK_OUT, _COPY_FILE)
+                continue
+            if name.startswith(".") or name.endswith("~"):
+                continue  # hidden files and editors' backup and swap files
+            if _bad_name(root, path, report):
+                continue
+            if not path.is_file():
                 report.error(
                     Location(relpath(root, path)),
-                    "symbolic link points outside the project",
-                    "copy the file into the project instead",
+                    "not a regular file (a broken link, a pipe, a socket or a device)",
+                    "replace it with a plain file or remove it",
                 )
                 continue
             found.append(relpath(root, path))
     return sorted(found)
 
 
-def _symlink(root: Path, path: Path, report: Report, kept: list[str], name: str) -> None:
-    """A linked folder is followed only when it stays inside the project."""
-    if _inside(root, path):
-        kept.append(name)
+_LINK_OUT = "symbolic link points outside the project"
+_COPY_FILE = "copy the file into the project instead"
+_COPY_FOLDER = "copy the folder into the project instead"
+_BAD_CHARACTER = re.compile(r"[\\\x00-\x1f\x7f]")
+
+
+def _bad_name(root: Path, path: Path, report: Report) -> bool:
+    """Report a name no output can carry safely: backslashes, control characters, non-UTF-8."""
+    name = path.name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        problem = "is not valid UTF-8"
     else:
+        if not _BAD_CHARACTER.search(name):
+            return False
+        problem = "has a backslash or a control character"
+    shown = "".join(
+        c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else f"\\x{ord(c) & 0xFF:02x}"
+        for c in relpath(root, path)
+    )
+    report.error(
+        Location(shown),
+        f"the name {problem}",
+        "rename it with letters, digits, hyphens, underscores and dots",
+    )
+    return True
+
+
+def _linked_folder(root: Path, path: Path, seen: set[Path], report: Report) -> bool:
+    """A linked folder is followed only when it stays inside the project and is new."""
+    if not _inside(root, path):
+        report.error(Location(relpath(root, path)), _LINK_OUT, _COPY_FOLDER)
+        return False
+    real = path.resolve()
+    if real in seen or path.parent.resolve().is_relative_to(real):
         report.error(
             Location(relpath(root, path)),
-            "symbolic link points outside the project",
-            "copy the folder into the project instead",
+            "symbolic link to a folder that is already read (a loop or a second copy)",
+            "remove the link",
         )
+        return False
+    seen.add(real)
+    return True
 
 
 def _parse(
@@ -234,7 +304,16 @@ def load_project(root: Path, report: Report, cache: FileCache | None = None) -> 
         report.error(Location(CONTENT), "no content folder", f"create {root / CONTENT}")
     for rel in _walk(root, CONTENT, report):
         inner = rel[len(CONTENT) + 1 :]
-        if inner.endswith(".md"):
+        if inner.endswith(".md") and not all(
+            _URL_SAFE.fullmatch(part) for part in inner.removesuffix(".md").split("/")
+        ):
+            report.error(
+                Location(rel),
+                f"the page's path '{inner}' cannot be its URL",
+                "name folders and Markdown files with letters, digits, hyphens, "
+                "underscores and dots only, like new-page.md",
+            )
+        elif inner.endswith(".md"):
             page = _parse(root, rel, report, cache)
             if isinstance(page, MarkdownFile):
                 pages.append(page)
@@ -264,7 +343,10 @@ def load_project(root: Path, report: Report, cache: FileCache | None = None) -> 
                 "content/ holds only .md and .yaml files; put images and downloads in static/",
             )
     settings_path = f"{CONTENT}/site.yaml"
-    if settings is None and not any(d.location.path == settings_path for d in report.errors):
+    if settings is None and not any(
+        d.location.path == settings_path or (d.location.path, d.message) == (CONTENT, _LINK_OUT)
+        for d in report.errors
+    ):
         report.error(
             Location(settings_path),
             "missing settings file",

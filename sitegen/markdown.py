@@ -2,11 +2,15 @@
 
 Python-Markdown reports no line numbers, so the links and citations it finds are located
 again in the source text (with the front matter's length added) for the messages.
-Raw HTML is not passed through: it is shown as text, so content can never inject markup.
+Raw HTML is parsed, and the whole converted body is then sanitised with an allow-list
+(sitegen/sanitise.py) unless the settings say `raw_html: trusted`. Text nested absurdly
+deep (lists, quotations, raw HTML) is refused with its line before Python-Markdown, whose
+time grows faster than the depth, ever sees it.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import html
 import posixpath
@@ -24,6 +28,7 @@ from markdown.treeprocessors import Treeprocessor
 
 from . import __version__, urls
 from .errors import Diagnostic, Location
+from .sanitise import DEFAULT_MODE, Sanitiser, html_depth_exceeded, settings_key
 
 CITATION_RE = r"\[(@[A-Za-z0-9][\w.:-]*(?:\s*;\s*@[A-Za-z0-9][\w.:-]*)*)\]"
 SAFE_SCHEMES = ("http", "https", "mailto")
@@ -128,8 +133,10 @@ class _LinkProcessor(Treeprocessor):
                     element.set(attr, self._rewrite(value))
 
     def _rewrite(self, raw: str) -> str:
-        # Browsers decode entities in attributes: judge the URL they will see.
-        parts = urlsplit(html.unescape(raw).strip())
+        # Browsers decode entities in attributes: judge the URL they will see. (An email
+        # autolink's href is entity-encoded, with Python-Markdown's stand-in for '&'.)
+        seen = html.unescape(raw.replace(markdown.util.AMP_SUBSTITUTE, "&"))
+        parts = urlsplit(seen.strip())
         if parts.scheme:
             if parts.scheme.lower() in SAFE_SCHEMES:
                 return raw
@@ -189,8 +196,6 @@ class _ExplainerExtension(Extension):
         self.state = state
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:
-        md.preprocessors.deregister("html_block")
-        md.inlinePatterns.deregister("html")
         md.inlinePatterns.register(_CitationProcessor(self.state), "citation", 175)
         md.treeprocessors.register(_LinkProcessor(md, self.state), "content_links", 4)
         md.treeprocessors.register(_IdCollector(md, self.state), "collect_ids", -10)
@@ -214,13 +219,21 @@ ENGINE_KEY = _engine_key()
 
 
 class MarkdownRenderer:
-    """One configured Python-Markdown instance, reused for every document."""
+    """One configured Python-Markdown instance, reused for every document.
 
-    settings_key = "default"
+    `raw_html` is the site's setting: "sanitise" (the default) or "trusted"; it is part
+    of `settings_key`, so documents converted under another setting are not reused.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, raw_html: str = DEFAULT_MODE) -> None:
+        self.raw_html = raw_html
+        self.settings_key = settings_key(raw_html)
+        self._sanitiser = Sanitiser() if raw_html != "trusted" else None
         self._state = _State()
-        self._md = markdown.Markdown(
+        self._md = self._markdown()
+
+    def _markdown(self) -> markdown.Markdown:
+        return markdown.Markdown(
             extensions=[
                 "extra",
                 "sane_lists",
@@ -239,8 +252,27 @@ class MarkdownRenderer:
         state.page_url = page_url
         state.content_dir = posixpath.dirname(path.removeprefix("content/"))
         self._md.reset()
-        html = self._md.convert(body)
+        source = source_key(body, path, body_line, page_url, self.settings_key)
         locate = _Locator(body, path, body_line)
+        refused = _too_deep(body, locate)
+        if refused is None:
+            try:
+                html = self._md.convert(body)
+            except RecursionError:
+                self._md = self._markdown()  # an interrupted parse leaves state behind
+                refused = Diagnostic(
+                    locate.deepest(),
+                    "error",
+                    "the text is nested too deeply for the Markdown converter",
+                    "flatten the nesting of lists, quotations, emphasis or brackets here",
+                )
+        if refused is not None:
+            return Document("", (), (), (), (), frozenset(), (refused,), source)
+        raw_ids: frozenset[str] = frozenset()
+        raw_links: tuple[str, ...] = ()
+        if self._sanitiser is not None:
+            cleaned = self._sanitiser.clean(html)
+            html, raw_ids, raw_links = cleaned.html, cleaned.ids, cleaned.content_links
         headings = tuple(
             Heading(item["id"], item["name"], item["level"], locate.find(item["name"]))
             for item in _flatten(self._md)
@@ -248,6 +280,14 @@ class MarkdownRenderer:
         diagnostics = tuple(
             Diagnostic(locate.find(f"({raw}"), "error", message, hint)
             for raw, message, hint in state.problems
+        ) + tuple(
+            Diagnostic(
+                locate.find(raw),
+                "warning",
+                f"link to '{raw}' in raw HTML is not rewritten or checked",
+                f"write it as a Markdown link, [text]({raw}), to link to that page",
+            )
+            for raw in raw_links
         )
         return Document(
             html=html,
@@ -260,9 +300,9 @@ class MarkdownRenderer:
                 CitationUse(ids, locate.find(text)) for text, ids in state.citations
             ),
             headings=headings,
-            ids=frozenset(state.ids),
+            ids=frozenset(state.ids) | raw_ids,
             diagnostics=diagnostics,
-            source=source_key(body, path, body_line, page_url, self.settings_key),
+            source=source,
         )
 
 
@@ -276,27 +316,95 @@ def _flatten(md: markdown.Markdown) -> list[dict]:
 
 
 class _Locator:
-    """Find the line and column of the n-th occurrence of a snippet in the source text."""
+    """Find the line and column of the n-th occurrence of a snippet in the source text.
+
+    Linear in the length of the text however many snippets are looked up: each search
+    starts after the previous occurrence of the same snippet, and lines are found by
+    bisecting a table of line starts.
+    """
 
     def __init__(self, body: str, path: str, body_line: int) -> None:
         self.body, self.path, self.body_line = body, path, body_line
-        self.used: dict[str, int] = defaultdict(int)
+        self.last: dict[str, int] = {}  # where each snippet was found the last time
+        self._starts: list[int] | None = None
 
     def find(self, snippet: str) -> Location:
-        n = self.used[snippet]
-        self.used[snippet] += 1
-        index = -1
-        for _ in range(n + 1):
-            found = self.body.find(snippet, index + 1)
-            if found < 0:
-                break
-            index = found
-        if index < 0:
+        """The next occurrence of `snippet` (the last one again when there are no more)."""
+        previous = self.last.get(snippet)
+        if previous is None:
+            index = self.body.find(snippet)
+        else:
+            found = self.body.find(snippet, previous + 1)
+            index = found if found >= 0 else previous
+        if index >= 0:
+            self.last[snippet] = index
+        else:
             index = self.body.find(snippet.lstrip("("))
         if index < 0:
             return Location(self.path, self.body_line, 1)
-        line = self.body.count("\n", 0, index)
-        col = index - (self.body.rfind("\n", 0, index) + 1) + 1
+        location = self.at(index)
         if snippet.startswith("(") and self.body.startswith(snippet, index):
-            col += 1  # point at the link target, not its parenthesis
-        return Location(self.path, self.body_line + line, col)
+            # point at the link target, not its parenthesis
+            return Location(location.path, location.line, location.col + 1)
+        return location
+
+    def at(self, index: int) -> Location:
+        """The file position of an offset in the body."""
+        if self._starts is None:
+            self._starts = [0, *(m.end() for m in re.finditer("\n", self.body))]
+        line = bisect.bisect_right(self._starts, index) - 1
+        return Location(self.path, self.body_line + line, index - self._starts[line] + 1)
+
+    def deepest(self) -> Location:
+        """The start of the most deeply nested line (the first line if none is nested)."""
+        best, best_depth = 0, 0
+        for number, line in enumerate(self.body.split("\n")):
+            depth, _ = _nesting(line)
+            if depth > best_depth:
+                best, best_depth = number, depth
+        return Location(self.path, self.body_line + best, 1)
+
+
+# Python-Markdown's time grows with the cube of the nesting depth of lists and block
+# quotations, and it recurses once per level: past these depths the text is refused.
+MAX_NESTING = 50  # levels of lists and quotations: 4 spaces of indentation or a '>' each
+MAX_HTML_DEPTH = 256  # elements of raw HTML inside each other
+_FENCE = re.compile(r"^[ \t>]*(?:```|~~~)")
+_PREFIX = re.compile(r"^[ \t>]*")
+
+
+def _nesting(line: str) -> tuple[int, int]:
+    """How deep a line is nested (indentation levels and '>'), and where its text starts."""
+    prefix = _PREFIX.match(line)
+    assert prefix is not None
+    text = prefix.group().expandtabs(4)
+    return text.count(">") + len(text.replace(">", "")) // 4, prefix.end()
+
+
+def _too_deep(body: str, locate: _Locator) -> Diagnostic | None:
+    """An error for text nested beyond what the converter can take in reasonable time."""
+    in_fence = False
+    start = 0
+    for line in body.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence:
+            depth, text_start = _nesting(line)
+            if depth > MAX_NESTING:
+                return Diagnostic(
+                    locate.at(start + text_start),
+                    "error",
+                    f"this line is nested {depth} levels deep; lists and quotations may "
+                    f"nest at most {MAX_NESTING} levels (4 spaces of indentation or a '>' each)",
+                    "flatten the list or quotation",
+                )
+        start += len(line) + 1
+    offset = html_depth_exceeded(body, MAX_HTML_DEPTH)
+    if offset is not None:
+        return Diagnostic(
+            locate.at(offset),
+            "error",
+            f"raw HTML is nested more than {MAX_HTML_DEPTH} elements deep here",
+            "close the elements sooner, or simplify the HTML",
+        )
+    return None

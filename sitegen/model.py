@@ -26,6 +26,7 @@ class Settings:
     publisher: str
     licence: str
     licence_url: str | None = None
+    raw_html: str = "sanitise"  # or "trusted": see sitegen/sanitise.py
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ MEASURES_CSV = "data/measures.csv"
 SITEMAP = "sitemap.xml"
 ROBOTS = "robots.txt"
 FEED = "feed.xml"
+# Names at the top of the site that the engine writes itself.
+GENERATED_FOLDERS = frozenset({COUNTRIES_JSON.split("/")[0], "pagefind"})  # search.BUNDLE
+GENERATED_FILES = frozenset({SITEMAP, ROBOTS, FEED, urls.NOT_FOUND})
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -70,6 +73,36 @@ def generators() -> dict[str, Callable[[Any], bytes]]:
 def site_outputs(site: Site) -> dict[str, bytes]:
     """Every non-page output of the site: path -> bytes."""
     return {path: generate(site) for path, generate in generators().items()}
+
+
+def reserved_output(output: str) -> str | None:
+    """The generated file or folder a content page's output would take or sit in, or None.
+
+    Checked when the model is built, before anything renders: the site's own files
+    (downloads, discovery files, the 404 page, the search bundle) keep their names.
+    """
+    top = output.split("/", 1)[0]
+    if top in GENERATED_FOLDERS:
+        return f"{top}/"
+    if top in GENERATED_FILES and output != top:
+        return top
+    return None
+
+
+def path_clashes(paths: Iterable[str]) -> list[tuple[str, str]]:
+    """(file, path) pairs where `path` needs `file` to be a folder: 'a' and 'a/index.html'.
+
+    Linear in the number of paths (each path's parent folders are looked up in a set).
+    """
+    files = set(paths)
+    found = []
+    for path in sorted(files):
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if parent in files:
+                found.append((parent, path))
+    return found
 
 
 def collisions(pages: Iterable[str], outputs: Iterable[str]) -> list[tuple[str, str]]:

@@ -83,6 +83,7 @@ def convert_documents(
     work = [(f.body, f.path, f.body_line, url) for f, url in todo]
     if not _can_fork(jobs, len(work)):
         return [renderer.convert(*item) for item in work]
+    _INHERITED["renderer"] = renderer  # workers convert with its settings (raw_html)
     return _map(_convert_chunk, work, jobs, progress)
 
 

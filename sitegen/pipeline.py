@@ -32,10 +32,11 @@ from .load import (
 )
 from .markdown import Document, MarkdownRenderer, source_key
 from .model import Site
-from .outputs import generators, merge_outputs
+from .outputs import generators, merge_outputs, path_clashes
 from .parallel import Progress, convert_documents, render_all
 from .quotes import check_quotations, find_quotations, site_quotations
 from .render import Rendered, make_environment, render_generated, render_pages
+from .sanitise import DEFAULT_MODE
 from .search import search_index
 from .write import refuse_output, write_site
 
@@ -96,6 +97,12 @@ class DocumentCache:
             self.by_source[key] = self.renderer.convert(file.body, file.path, file.body_line, url)
         return self.by_source[key]
 
+    def use(self, raw_html: str) -> None:
+        """Convert with the site's raw_html setting; part of every key, so a change
+        of setting converts every page again."""
+        if raw_html != self.renderer.raw_html:
+            self.renderer = MarkdownRenderer(raw_html)
+
     def convert(self, project: Project) -> dict[str, Document]:
         keyed = [(file, *self._key(file)) for file in project.pages]
         missing = [(file, url) for file, url, key in keyed if key not in self.by_source]
@@ -124,6 +131,7 @@ def build_model(
 ) -> Site | None:
     """Validate everything and assemble the site model; None if there were errors."""
     settings = load_settings(project.settings, report)
+    documents_cache.use(settings.raw_html if settings else DEFAULT_MODE)
     documents = documents_cache.convert(project)
     site = assemble(project, settings, documents, report, include_drafts=options.include_drafts)
     if site is None:
@@ -142,11 +150,26 @@ def build_model(
 def static_copies(project: Project, files: dict[str, bytes], report: Report) -> dict[str, Path]:
     """Static files keep their path under static/; they may not shadow a page."""
     copies = {}
+    statics = set(project.static_files)
+    clashing: dict[str, str] = {}  # a static file that would have to be a folder, or the reverse
+    for folder, path in path_clashes([*files, *statics]):
+        if path in statics:
+            clashing.setdefault(path, folder)
+        elif folder in statics:
+            clashing.setdefault(folder, path)
     for rel in project.static_files:
         if rel in files:
             report.error(
                 Location(f"{STATIC}/{rel}"),
-                f"static file has the same path as the page {rel}",
+                f"static file has the same path as the site's own {rel}",
+                "rename or move the static file",
+            )
+            continue
+        if rel in clashing:
+            report.error(
+                Location(f"{STATIC}/{rel}"),
+                f"static file {rel} clashes with {clashing[rel]}: one path cannot be both "
+                "a file and a folder",
                 "rename or move the static file",
             )
             continue

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from .dates import PartialDate
 from .errors import Report
+from .sanitise import RAW_HTML_MODES
 from .yamldoc import KeyPath, YamlDoc
 
 STATUSES: Mapping[str, str] = {
@@ -58,6 +59,8 @@ SOURCE_KINDS: Mapping[str, str] = {
 }
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Characters HTML and XML cannot carry (YAML's escapes, like "\0", can still write them).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 RESERVED_SLUGS = frozenset({"index"})
 
 
@@ -102,6 +105,11 @@ def text(value: Any) -> str:
         raise Invalid(f"expected text, got {_type_name(value)}", "write it as text in quotes")
     if not value.strip():
         raise Invalid("is empty", "write a value or remove the field")
+    if control := _CONTROL.search(value):
+        raise Invalid(
+            f"contains the control character U+{ord(control.group()):04X}",
+            "remove it (no page, feed or download can show it)",
+        )
     return value.strip()
 
 
@@ -163,7 +171,8 @@ def country_code(value: Any) -> str:
 def web_url(value: Any) -> str:
     value = text(value)
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in ' <>"'):
+    odd = any(c.isspace() or c in '<>"\\' for c in value)  # spaces, markup, backslashes
+    if parts.scheme not in ("http", "https") or not parts.netloc or odd:
         raise Invalid(f"'{value}' is not an http(s) URL", "write a full http:// or https:// URL")
     return value
 
@@ -267,6 +276,7 @@ SETTINGS_FIELDS = (
     Field("publisher", text, required=True),
     Field("licence", text, required=True),
     Field("licence_url", web_url),
+    Field("raw_html", one_of(RAW_HTML_MODES)),
 )
 
 PAGE_FIELDS = (

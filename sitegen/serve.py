@@ -47,6 +47,7 @@ class PreviewState:
     port: int = 0
     last_rendered: int = 0  # pages the last successful rebuild rendered
     last_ms: float = 0.0
+    host: str = "127.0.0.1"  # the address listened on
 
 
 def served_files(result: Result, previous: dict[str, bytes]) -> dict[str, bytes]:
@@ -113,11 +114,34 @@ class PageHandler(web.RequestHandler):
 
 
 class ReloadSocket(LiveReloadHandler):
-    """livereload's WebSocket protocol, accepting only pages from our own origin."""
+    """livereload's WebSocket protocol, accepting only pages from our own origin.
+
+    The origin must be the address the request was sent to; and while the server listens
+    on the loopback address only, that address must be a loopback one too, so that a page
+    whose name an attacker points at 127.0.0.1 (DNS rebinding) is refused as well.
+    """
+
+    def prepare(self) -> None:
+        # Tornado accepts an origin that matches the Host header without asking
+        # check_origin, so the rebinding check is made here, before the handshake.
+        host = self.request.headers.get("Host", "")
+        if is_loopback(self.settings.get("preview_host", "")) and not is_loopback(host):
+            raise web.HTTPError(403, "the reload socket answers only on loopback addresses")
 
     def check_origin(self, origin: str) -> bool:
         host = self.request.headers.get("Host", "")
         return origin in (f"http://{host}", f"https://{host}")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host (with or without a port, IPv6 in brackets) names this machine only."""
+    if host.startswith("["):
+        name = host[1:].partition("]")[0]
+    elif host.count(":") > 1:
+        name = host  # a bare IPv6 address
+    else:
+        name = host.partition(":")[0]
+    return name.lower() in ("localhost", "::1") or name.startswith("127.")
 
 
 def broadcast_reload(path: str) -> None:
@@ -146,11 +170,15 @@ class Rebuilder:
         self._rebuild([])
 
     def run(self) -> None:
+        """Rebuild until stopped; the watcher is closed here, by the thread that reads it.
+
+        Closing it from another thread could let its descriptor number be reused by a
+        new file or socket while this thread is about to read it.
+        """
         try:
             self._loop()
-        except OSError:
-            if not self.stopped.is_set():
-                raise  # the watcher failed while we were still running
+        finally:
+            self.watcher.close()
 
     def _loop(self) -> None:
         while not self.stopped.is_set():
@@ -219,7 +247,8 @@ def make_app(state: PreviewState) -> web.Application:
             (r"/livereload", ReloadSocket),
             (r"/livereload\.js", LiveReloadJSHandler),
             (r"(/.*)", PageHandler, {"state": state}),
-        ]
+        ],
+        preview_host=state.host,
     )
 
 
@@ -228,7 +257,7 @@ class Preview:
 
     def __init__(self, options: Options, host: str = "127.0.0.1", port: int = 8000) -> None:
         self.options, self.host, self.requested_port = options, host, port
-        self.state = PreviewState()
+        self.state = PreviewState(host=host)
 
     def start(self) -> None:
         """Listen, build once, and start watching; call on the thread that runs the loop."""
@@ -245,9 +274,9 @@ class Preview:
         return f"http://{shown}:{self.state.port}/"
 
     def close(self) -> None:
+        """Stop serving; the rebuilder thread ends within its half-second wait."""
         self.rebuilder.stopped.set()
         self.server.stop()
-        self.rebuilder.watcher.close()
 
 
 def serve(options: Options, host: str, port: int, open_browser: bool) -> int:
@@ -260,7 +289,10 @@ def serve(options: Options, host: str, port: int, open_browser: bool) -> int:
             "server is for writing, not for publishing; use 127.0.0.1 unless you mean it.",
             flush=True,
         )
-    print(f"serving {preview.url} (Ctrl-C to stop); watching content/, templates/, static/")
+    print(
+        f"serving {preview.url} (Ctrl-C to stop); watching content/, templates/, static/",
+        flush=True,
+    )
     if open_browser:
         webbrowser.open(preview.url)
     try:

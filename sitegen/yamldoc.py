@@ -23,6 +23,9 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 KeyPath = tuple[str | int, ...]
 _BOOL = "tag:yaml.org,2002:bool"
+# Content needs four levels at most. libyaml's composer recurses once per level in C (it
+# crashes the process past some 100,000 levels) and so does `build` below, in Python.
+MAX_DEPTH = 50
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,14 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
     """Parse one YAML document; report malformed input at its line and return None."""
     value_marks: dict[KeyPath, tuple[int, int]] = {}
     key_marks: dict[KeyPath, tuple[int, int]] = {}
+    deep = _too_deep(text)
+    if deep is not None:
+        report.error(
+            Location(path, deep.line + 1 + line_offset, deep.column + 1),
+            f"YAML nested more than {MAX_DEPTH} levels deep",
+            "content needs only a few levels; check the brackets and the indentation",
+        )
+        return None
     loader = _Loader(text)
     seen: set[int] = set()
 
@@ -141,6 +152,25 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
 
 
 _YAML_HINT = "check the indentation, colons and quoting on this line"
+
+
+def _too_deep(text: str) -> yaml.Mark | None:
+    """Where the YAML first nests beyond MAX_DEPTH, found from the parser's event stream
+    (which keeps its own stack and never recurses) before anything composes it."""
+    if sum(map(text.count, "[{-?:")) <= MAX_DEPTH:
+        return None  # every collection starts with one of these: too few to nest deeper
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return event.start_mark
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # malformed: the parse proper reports it
+    return None
 
 
 def _yaml_error_location(exc: yaml.MarkedYAMLError, path: str, line_offset: int) -> Location:

@@ -3,11 +3,13 @@
 Each case in tests/bad_inputs/<case>/ holds `files/` (laid over the valid base site) and
 `expected.txt` (the exact standard error). The case first builds the valid site, then
 breaks it and builds again: the build must exit 1 with exactly that message and leave
-the previous site/ byte-identical. To add a case, add a folder.
+the previous site/ byte-identical. To add a case, add a folder. A symbolic link in
+`files/` is laid over as a link with the same target.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,12 @@ def test_bad_input_reports_file_and_line_and_keeps_site(make_site, case: str) ->
     before = site.tree()
     folder = CASES / case / "files"
     for path in sorted(folder.rglob("*")):
-        if path.is_file():
+        if path.is_symlink():  # laid over as a link, pointing where the case's link points
+            target = site.root / path.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)
+            target.symlink_to(os.readlink(path))
+        elif path.is_file():
             site.write_bytes(path.relative_to(folder).as_posix(), path.read_bytes())
     outcome = site.build()
     assert outcome.code == 1

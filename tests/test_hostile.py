@@ -1,0 +1,553 @@
+"""Hostile content and awkward files: nothing breaks, nothing leaks, nothing hangs.
+
+Raw HTML is sanitised (or, when the settings say so, trusted); content links in raw HTML
+are reported, not rewritten. Files no one should write (huge, deeply nested, pipes,
+links out of the project, names no URL can carry) are refused with file:line, quickly.
+Builds of awkward files run as subprocesses with a timeout, so a hang fails the test
+instead of the suite; bad inputs that fit in a few bytes are in tests/bad_inputs/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from conftest import PROJECT, SiteDir
+
+from sitegen.load import MAX_FILE_BYTES
+from sitegen.markdown import MAX_HTML_DEPTH, MAX_NESTING, MarkdownRenderer, _Locator
+from sitegen.pipeline import Builder, Options
+from sitegen.sanitise import Sanitiser
+from sitegen.yamldoc import MAX_DEPTH
+
+TIME_LIMIT = 10  # seconds a build of an awkward file may take, generously
+FRONT = "---\ntitle: A page\n---\n"
+
+
+def build_in_subprocess(site: SiteDir) -> tuple[int, str, float]:
+    """Build the site in a fresh interpreter; fail the test if it takes too long."""
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "sitegen", "build"],
+            cwd=site.root,
+            capture_output=True,
+            text=True,
+            timeout=TIME_LIMIT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the build took longer than {TIME_LIMIT} s")
+    took = time.perf_counter() - started
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, done.stderr, took
+
+
+def only_error(stderr: str) -> str:
+    """The one error line of a failed build's standard error."""
+    lines = stderr.splitlines()
+    assert lines[-2:] == ["1 error(s), 0 warning(s)", "build failed; site/ was left as it was"]
+    assert len(lines) == 3, stderr
+    return lines[0]
+
+
+def convert(body: str, raw_html: str = "sanitise"):
+    return MarkdownRenderer(raw_html).convert(body, "content/about.md", 4, "about/")
+
+
+def soup(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "html.parser")
+
+
+# Raw HTML: sanitised by default ---------------------------------------------------------
+
+HOSTILE_HTML = [
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=https://evil.example/x.js></SCRIPT>",
+    "<style>body{display:none}</style>",
+    '<iframe src="https://evil.example/"></iframe>',
+    '<img src="x" onerror="alert(1)">',
+    '<svg onload="alert(1)"><circle r="1"/></svg>',
+    '<math><mi xlink:href="javascript:alert(1)">x</mi></math>',
+    '<a href="javascript:alert(1)">a</a>',
+    '<a href="JaVaScRiPt:alert(1)">b</a>',
+    '<a href="java&#115;cript:alert(1)">c</a>',
+    '<a href=" javascript:alert(1)">d</a>',
+    '<a href="vbscript:msgbox(1)">e</a>',
+    '<a href="data:text/html,<script>alert(1)</script>">f</a>',
+    '<img src="data:image/svg+xml,<svg onload=alert(1)>">',
+    '<div onclick="alert(1)" onmouseover="alert(2)">g</div>',
+    '<p style="background:url(javascript:alert(1))">h</p>',
+    '<form action="https://evil.example/"><input name="q"><button>go</button></form>',
+    '<object data="https://evil.example/x.swf"></object><embed src="x.swf">',
+    '<base href="https://evil.example/">',
+    '<meta http-equiv="refresh" content="0;url=https://evil.example/">',
+    '<link rel="stylesheet" href="https://evil.example/x.css">',
+    '<a href="https://example.org/" target="_blank" rel="opener">i</a>',
+    "<!-- <script>alert(1)</script> -->",
+    '<div markdown="1" onclick="alert(1)">**j**</div>',
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
+    "<textarea><script>alert(1)</script></textarea>",
+]
+
+
+def assert_harmless(html: str) -> None:
+    """No script, style, frame or form; no event handler; no script or data URL."""
+    parsed = soup(html)
+    banned = ["script", "style", "iframe", "svg", "math", "form", "input", "button"]
+    banned += ["object", "embed", "base", "meta", "link", "noscript", "textarea"]
+    assert parsed.find_all(banned) == []
+    for element in parsed.find_all(True):
+        for name, value in element.attrs.items():
+            assert not name.lower().startswith("on"), (element.name, name)
+            assert name.lower() not in ("target", "rel", "srcdoc", "formaction")
+            if name == "style":  # only the column alignment of Markdown tables
+                assert re.fullmatch(r"text-align:\s*(left|right|center);?", value), value
+            if name in ("href", "src", "action", "data", "xlink:href"):
+                scheme = re.match(
+                    r"([a-z][a-z0-9+.-]*):", re.sub(r"[\s\x00-\x1f]", "", value).lower()
+                )
+                assert not scheme or scheme[1] in ("http", "https", "mailto"), value
+    assert "<!--" not in html
+
+
+@pytest.mark.parametrize("raw", HOSTILE_HTML)
+def test_hostile_raw_html_is_made_harmless(raw: str) -> None:
+    for body in (raw, f"Text {raw} more text.", f"- item {raw}\n"):
+        document = convert(body + "\n")
+        assert_harmless(document.html)
+        assert document.diagnostics == ()
+
+
+def test_attribute_lists_cannot_add_event_handlers() -> None:
+    document = convert('## Heading {: onclick="alert(1)" style="color:red" #mine .note }\n')
+    heading = soup(document.html).h2
+    assert heading.attrs == {"id": "mine", "class": ["note"]}
+
+
+def test_safe_raw_html_and_markdown_come_through() -> None:
+    body = (
+        "Press <kbd>Ctrl</kbd>, see <abbr title='World Health Organization'>WHO</abbr> and "
+        '<a href="https://example.org/a?b=1#c" title="t">a link</a> [@reuters].\n\n'
+        '<figure><img src="https://example.org/x.png" alt="A chart" width="10">'
+        "<figcaption>Chart</figcaption></figure>\n\n"
+        "| left | right |\n|:-----|------:|\n| 1 | 2 |\n\n"
+        "Note[^1].\n\n[^1]: The note.\n"
+    )
+    document = convert(body)
+    parsed = soup(document.html)
+    assert parsed.kbd.get_text() == "Ctrl"
+    assert parsed.abbr["title"] == "World Health Organization"
+    assert parsed.find("a", title="t")["href"] == "https://example.org/a?b=1#c"
+    assert parsed.select_one("sup.cite a")["href"] == "#ref-1"
+    assert parsed.select_one("sup.cite a")["role"] == "doc-noteref"
+    assert parsed.img.attrs == {"src": "https://example.org/x.png", "alt": "A chart", "width": "10"}
+    aligned = [th.get("style") for th in parsed.select("th")]
+    assert aligned == ["text-align:left", "text-align:right"]
+    assert parsed.select_one("li#fn\\:1 a.footnote-backref")["href"] == "#fnref:1"
+
+
+def test_an_email_autolink_is_a_mailto_link_not_an_error() -> None:
+    document = convert("Write to <someone@example.org>.\n")
+    assert soup(document.html).a["href"] == "mailto:someone@example.org"
+    assert document.diagnostics == ()
+
+
+def test_raw_html_ids_are_anchors_and_content_links_in_it_are_reported() -> None:
+    raw = '<p id="raw-anchor">See <a href="countries/japan.yaml#x">J</a></p>'
+    document = convert(f"Intro.\n\n{raw}\n")
+    assert "raw-anchor" in document.ids
+    assert soup(document.html).find("a")["href"] == "countries/japan.yaml#x"  # not rewritten
+    assert [d.format() for d in document.diagnostics] == [
+        "content/about.md:6:33: warning: link to 'countries/japan.yaml#x' in raw HTML is not "
+        "rewritten or checked; write it as a Markdown link, [text](countries/japan.yaml#x), "
+        "to link to that page"
+    ]
+
+
+def test_trusted_raw_html_is_kept_as_written() -> None:
+    raw = '<script>window.x = 1</script>\n\n<div onclick="go()">x</div>\n'
+    document = convert(raw, raw_html="trusted")
+    assert "<script>window.x = 1</script>" in document.html
+    assert soup(document.html).div["onclick"] == "go()"
+    assert convert(raw).html.count("<script") == 0
+
+
+def test_the_setting_is_part_of_the_cache_key_in_a_long_lived_builder(make_site) -> None:
+    site = make_site({"content/about.md": FRONT + "<script>window.x = 1</script>\n"})
+    builder = Builder(Options(root=site.root, out=site.root / "site", write=False))
+    first = builder.build()
+    assert first.ok
+    assert b"window.x" not in first.files["about/index.html"]
+    settings = (site.root / "content/site.yaml").read_text()
+    site.write("content/site.yaml", settings + "raw_html: trusted\n")
+    builder.forget(["content/site.yaml"])
+    second = builder.build()
+    assert second.ok
+    assert b"<script>window.x = 1</script>" in second.files["about/index.html"]
+    site.write("content/site.yaml", settings)
+    builder.forget(["content/site.yaml"])
+    assert b"window.x" not in builder.build().files["about/index.html"]
+
+
+def test_the_setting_is_part_of_the_cache_key_across_builds(make_site) -> None:
+    site = make_site({"content/about.md": FRONT + "<script>window.x = 1</script>\n"})
+    assert site.build().code == 0  # fills the persistent cache in .cache/
+    assert b"window.x" not in (site.root / "site/about/index.html").read_bytes()
+    settings = (site.root / "content/site.yaml").read_text()
+    site.write("content/site.yaml", settings + "raw_html: trusted\n")
+    assert site.build().code == 0
+    assert b"<script>window.x = 1</script>" in (site.root / "site/about/index.html").read_bytes()
+
+
+def test_the_setting_reaches_parallel_workers(make_site) -> None:
+    pages = {f"content/p{i}.md": FRONT + "<script>window.x = 1</script>\n" for i in range(90)}
+    site = make_site(pages)
+    settings = (site.root / "content/site.yaml").read_text()
+    for mode, kept in (("trusted", True), ("sanitise", False)):
+        site.write("content/site.yaml", settings + f"raw_html: {mode}\n")
+        builder = Builder(Options(root=site.root, out=site.root / "site", write=False, jobs=2))
+        files = builder.build().files
+        assert all((b"<script>window.x" in files[f"p{i}/index.html"]) is kept for i in range(90))
+
+
+def test_an_unknown_raw_html_setting_is_an_error(make_site) -> None:
+    site = make_site()
+    settings = (site.root / "content/site.yaml").read_text()
+    site.write("content/site.yaml", settings + "raw_html: on\n")
+    outcome = site.build()
+    assert outcome.code == 1
+    assert only_error(outcome.err) == (
+        "content/site.yaml:8:11: error: field 'raw_html': 'on' is not allowed; "
+        "use one of: sanitise, trusted"
+    )
+
+
+def test_the_sanitiser_keeps_its_own_findings_per_call() -> None:
+    sanitiser = Sanitiser()
+    first = sanitiser.clean('<p id="a"><a href="x.md">x</a></p>')
+    second = sanitiser.clean("<p>plain</p>")
+    assert (first.ids, first.content_links) == (frozenset({"a"}), ("x.md",))
+    assert (second.ids, second.content_links) == (frozenset(), ())
+
+
+# Awkward files ----------------------------------------------------------------------------
+
+
+def test_bom_and_crlf_build_like_plain_files(make_site) -> None:
+    plain = make_site()
+    assert plain.build().code == 0
+    expected = plain.tree()
+    for path in ("content/about.md", "content/site.yaml", "content/countries/japan.yaml"):
+        text = (plain.root / path).read_text()
+        plain.write_bytes(path, b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert plain.build().code == 0
+    assert plain.tree() == expected
+
+
+def test_a_lone_cr_file_builds_too(make_site) -> None:
+    site = make_site()
+    text = (site.root / "content/about.md").read_text()
+    site.write_bytes("content/about.md", text.replace("\n", "\r").encode())
+    assert site.build().code == 0
+    assert "Every fact is cited" in site.html("about/index.html").main.get_text()
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("content/site.yaml", "content/site.yaml:1:1: error: site.yaml must be a mapping"),
+        ("content/sources.yaml", "content/sources.yaml:1:1: error: sources.yaml must be a list"),
+        ("content/countries/china.yaml", "content/countries/china.yaml:1:1: error: empty fact"),
+        ("content/about.md", "content/about.md:1:1: error: missing front matter"),
+        ("content/index.md", "content/index.md:1:1: error: missing front matter"),
+    ],
+)
+def test_empty_files_are_reported_at_their_first_line(make_site, path: str, message: str) -> None:
+    site = make_site({path: ""})
+    code, err, _ = build_in_subprocess(site)
+    assert code == 1
+    assert message in err
+
+
+def test_a_10_mb_page_is_refused_quickly_with_the_limit(make_site) -> None:
+    paragraph = "Words of a very long page, cited [@reuters-japan]. " * 10 + "\n\n"
+    site = make_site({"content/about.md": FRONT + paragraph * (10_000_000 // len(paragraph))})
+    code, err, took = build_in_subprocess(site)
+    assert code == 1
+    assert only_error(err) == (
+        "content/about.md:1:1: error: the file is 10.0 MB; a content file may be at most 2 MB; "
+        "split a long page into several, and put large data in static/"
+    )
+    assert took < TIME_LIMIT
+
+
+def test_a_page_just_under_the_limit_builds_in_seconds(make_site) -> None:
+    paragraph = (
+        "A long paragraph of plain prose, as a writer would write it, with *a few* words. " * 5
+        + "It links to [Japan](countries/japan.yaml) and cites a source [@reuters-japan].\n\n"
+    )
+    body = paragraph * ((MAX_FILE_BYTES - 1000) // len(paragraph.encode()))
+    site = make_site({"content/about.md": FRONT + body})
+    code, err, took = build_in_subprocess(site)
+    assert code == 0, err
+    assert took < TIME_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "".join("  " * i + "- item\n" for i in range(1000)),
+            f"content/about.md:106:205: error: this line is nested {MAX_NESTING + 1} levels deep",
+        ),
+        (
+            "".join(">" * i + " quoted\n" for i in range(1, 1001)),
+            f"content/about.md:54:53: error: this line is nested {MAX_NESTING + 1} levels deep",
+        ),
+        (
+            "<div>" * 100_000 + "x" + "</div>" * 100_000 + "\n",
+            f"content/about.md:4:1281: error: raw HTML is nested more than {MAX_HTML_DEPTH}",
+        ),
+        (
+            "- " * 1000 + "x\n",
+            "content/about.md:4:1: error: the text is nested too deeply for the Markdown converter",
+        ),
+        (
+            "1. " * 1000 + "x\n",
+            "content/about.md:4:1: error: the text is nested too deeply for the Markdown converter",
+        ),
+    ],
+    ids=["list", "quote", "raw-html", "list-markers", "numbered-markers"],
+)
+def test_deep_nesting_is_refused_with_its_line(make_site, body: str, message: str) -> None:
+    site = make_site({"content/about.md": FRONT + body})
+    code, err, _ = build_in_subprocess(site)
+    assert code == 1
+    assert only_error(err).startswith(message)
+
+
+def test_a_renderer_recovers_after_refusing_deep_text() -> None:
+    renderer = MarkdownRenderer()
+    deep = renderer.convert("- " * 1000 + "x\n", "content/a.md", 4, "a/")
+    assert deep.html == "" and deep.diagnostics[0].severity == "error"
+    after = renderer.convert("A <b>bold</b> [@a] word.\n", "content/a.md", 4, "a/")
+    assert soup(after.html).b.get_text() == "bold"
+    assert after.citations == ("a",)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("name: " + "[" * 100_000 + "]" * 100_000 + "\n", "1:56"),
+        ("name: " + "{a: " * 100_000 + "}" * 100_000 + "\n", "1:203"),
+        ("".join(" " * i + "a:\n" for i in range(200)) + "\n", "51:51"),
+    ],
+    ids=["flow-sequences", "flow-mappings", "block-mappings"],
+)
+def test_deep_yaml_is_refused_without_crashing(make_site, text: str, where: str) -> None:
+    site = make_site({"content/countries/china.yaml": text})
+    code, err, _ = build_in_subprocess(site)
+    assert code == 1
+    assert only_error(err) == (
+        f"content/countries/china.yaml:{where}: error: YAML nested more than {MAX_DEPTH} levels "
+        "deep; content needs only a few levels; check the brackets and the indentation"
+    )
+
+
+def test_billion_laughs_is_refused_at_once(make_site) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    site = make_site({"content/countries/china.yaml": "\n".join(lines) + "\n"})
+    code, err, took = build_in_subprocess(site)
+    assert code == 1
+    assert only_error(err).startswith(
+        "content/countries/china.yaml:1:5: error: YAML anchors, aliases and merge keys"
+    )
+    assert took < TIME_LIMIT
+
+
+def test_many_citations_on_one_line_are_located_in_linear_time() -> None:
+    body = "x [@a] " * 200_000
+    locate = _Locator(body, "content/a.md", 4)
+    started = time.perf_counter()
+    found = [locate.find("[@a]") for _ in range(200_000)]
+    assert time.perf_counter() - started < 5
+    assert (found[0].col, found[1].col, found[-1].col) == (3, 10, 7 * 199_999 + 3)
+    assert locate.find("[@a]") == found[-1]  # past the last: the last again
+
+
+# Files that are not files, and links out of the project -------------------------------
+
+
+@pytest.mark.parametrize("folder", ["content", "templates", "static"])
+def test_a_pipe_is_refused_instead_of_blocking(make_site, folder: str) -> None:
+    site = make_site()
+    name = {"content": "pipe.md", "templates": "pipe.html", "static": "pipe.css"}[folder]
+    os.mkfifo(site.root / folder / name)
+    code, err, _ = build_in_subprocess(site)
+    assert code == 1
+    assert only_error(err) == (
+        f"{folder}/{name}:1:1: error: not a regular file (a broken link, a pipe, a socket or "
+        "a device); replace it with a plain file or remove it"
+    )
+
+
+def test_a_broken_link_in_static_is_refused(make_site) -> None:
+    site = make_site()
+    (site.root / "static/gone.css").symlink_to("nowhere.css")
+    code, err, _ = build_in_subprocess(site)
+    assert code == 1
+    assert only_error(err).startswith("static/gone.css:1:1: error: not a regular file")
+
+
+@pytest.mark.parametrize("folder", ["content", "templates", "static"])
+def test_a_source_folder_linked_out_of_the_project_is_refused(
+    make_site, tmp_path: Path, folder: str
+) -> None:
+    site = make_site()
+    outside = tmp_path / f"outside-{folder}"
+    (site.root / folder).rename(outside)
+    (site.root / folder).symlink_to(outside)
+    code, err, _ = build_in_subprocess(site)
+    assert code == 1
+    assert only_error(err) == (
+        f"{folder}:1:1: error: symbolic link points outside the project; "
+        "copy the folder into the project instead"
+    )
+
+
+def test_a_template_linked_out_is_refused_before_anything_renders(
+    make_site, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.html"
+    secret.write_text("TOP-SECRET {{ page.title }}")
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    (site.root / "templates/page.html").unlink()
+    (site.root / "templates/page.html").symlink_to(secret)
+    outcome = site.build()
+    assert outcome.code == 1
+    assert "TOP-SECRET" not in outcome.err
+    assert only_error(outcome.err).startswith("templates/page.html:1:1: error: symbolic link")
+    assert site.tree() == before
+
+
+@pytest.mark.parametrize("links", [["loop"], ["one", "two"]])
+def test_folder_links_that_loop_are_refused_quickly(make_site, links: list[str]) -> None:
+    site = make_site()
+    for name in links:
+        (site.root / "content/countries" / name).symlink_to("..")
+    code, err, _ = build_in_subprocess(site)
+    assert code == 1
+    assert err.splitlines()[: len(links)] == [
+        f"content/countries/{name}:1:1: error: symbolic link to a folder that is already "
+        "read (a loop or a second copy); remove the link"
+        for name in links
+    ]
+
+
+def test_a_folder_linked_inside_the_project_is_read(make_site) -> None:
+    site = make_site()
+    site.write("extra/notes.md", FRONT + "Linked notes.\n")
+    (site.root / "content/notes").symlink_to("../extra")
+    assert site.build().code == 0
+    assert "Linked notes." in site.html("notes/notes/index.html").main.get_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "shown", "problem"),
+    [
+        (b"a\\b.md", "a\\b.md", "has a backslash or a control character"),
+        (b"a\x01b.md", "a\\x01b.md", "has a backslash or a control character"),
+        (b"caf\xe9.md", "caf\\xe9.md", "is not valid UTF-8"),
+        (b"new\nline.css", "new\\x0aline.css", "has a backslash or a control character"),
+    ],
+)
+def test_names_no_output_can_carry_are_refused(
+    make_site, name: bytes, shown: str, problem: str
+) -> None:
+    site = make_site()
+    folder = "static" if name.endswith(b".css") else "content"
+    (site.root / folder / os.fsdecode(name)).write_text(FRONT)
+    code, err, _ = build_in_subprocess(site)
+    assert code == 1
+    assert only_error(err) == (
+        f"{folder}/{shown}:1:1: error: the name {problem}; "
+        "rename it with letters, digits, hyphens, underscores and dots"
+    )
+
+
+@pytest.mark.parametrize("name", ["a b", "a#b", "a?b", "a%2fb", "<b>", "é"])
+def test_page_paths_that_are_not_urls_are_refused(make_site, name: str) -> None:
+    site = make_site({f"content/{name}.md": FRONT})
+    outcome = site.build()
+    assert outcome.code == 1
+    assert only_error(outcome.err).startswith(
+        f"content/{name}.md:1:1: error: the page's path '{name}.md' cannot be its URL"
+    )
+
+
+@pytest.mark.parametrize(
+    ("static", "clash"),
+    [
+        ("countries", "countries/china/index.html"),
+        ("about/index.html/more.txt", "about/index.html"),
+        ("sitemap.xml/x.txt", "sitemap.xml"),
+    ],
+)
+def test_static_files_that_need_a_page_to_be_a_folder_are_refused(
+    make_site, static: str, clash: str
+) -> None:
+    site = make_site({f"static/{static}": "x"})
+    outcome = site.build()
+    assert outcome.code == 1
+    assert only_error(outcome.err) == (
+        f"static/{static}:1:1: error: static file {static} clashes with {clash}: one path "
+        "cannot be both a file and a folder; rename or move the static file"
+    )
+
+
+def test_text_fields_refuse_control_characters(make_site) -> None:
+    site = make_site()
+    china = (site.root / "content/countries/china.yaml").read_text()
+    site.write("content/countries/china.yaml", china.replace("name: China", 'name: "Ch\\x1bina"'))
+    outcome = site.build()
+    assert outcome.code == 1
+    assert only_error(outcome.err) == (
+        "content/countries/china.yaml:1:7: error: field 'name': contains the control "
+        "character U+001B; remove it (no page, feed or download can show it)"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "ftp://example.org/x",
+        "file:///etc/passwd",
+        "//example.org/x",
+        "https://example.org/a b",
+        "https://example.org\\@evil.example",
+        "https:evil.example",
+    ],
+)
+def test_source_urls_must_be_http_or_https(make_site, url: str) -> None:
+    site = make_site()
+    text = (site.root / "content/sources.yaml").read_text()
+    quoted = '"' + url.replace("\\", "\\\\") + '"'
+    site.write("content/sources.yaml", text.replace("https://example.com/reuters", quoted))
+    outcome = site.build()
+    assert outcome.code == 1
+    assert only_error(outcome.err).startswith("content/sources.yaml:5:8: error: field 'url': ")
+    assert outcome.err.splitlines()[0].endswith(
+        "is not an http(s) URL; write a full http:// or https:// URL"
+    )

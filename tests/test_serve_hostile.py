@@ -1,0 +1,341 @@
+"""The preview server under hostile requests and a busy writer.
+
+It serves only what is in its in-memory snapshot (no path can reach the disk), listens on
+127.0.0.1 unless told otherwise and says so loudly when told, lets only its own pages
+open the live-reload WebSocket, and keeps answering, with whole pages, while it rebuilds
+and while clients misbehave. Every test here stops by itself: sockets have timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import select
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT, SiteDir
+from test_serve import fetch, wait_for
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import websocket_connect
+
+from sitegen.pipeline import Options
+from sitegen.serve import BackgroundPreview
+
+SECRET = "sitegen-test-secret-3f9a"  # in a file outside the project: must never be served
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text(SECRET + "\n")
+    return secret
+
+
+@pytest.fixture
+def preview(make_site) -> Iterator[tuple[SiteDir, BackgroundPreview]]:
+    site = make_site()
+    running = BackgroundPreview(Options(root=site.root, out=site.root / "site", write=False))
+    try:
+        yield site, running
+    finally:
+        running.stop()
+
+
+def raw_request(port: int, target: bytes, host: bytes = b"127.0.0.1") -> tuple[int, bytes]:
+    """Send `GET target` exactly as given (no client normalises it); status and body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\n")
+        conn.sendall(b"Connection: close\r\n\r\n")
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+# Traversal ---------------------------------------------------------------------------
+
+
+def traversal_targets(root: Path, secret: Path) -> list[bytes]:
+    targets = [
+        "/../../../../etc/passwd",
+        "/..%2f..%2f..%2fetc%2fpasswd",
+        "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+        "/%252e%252e/%252e%252e/etc/passwd",
+        "/..%c0%af..%c0%afetc/passwd",
+        "//etc/passwd",
+        "///etc//passwd",
+        "/..\\..\\..\\etc\\passwd",
+        "/%5c..%5c..%5cetc%5cpasswd",
+        "/C:/Windows/win.ini",
+        "/etc/passwd%00.html",
+        "/%00",
+        "/content/site.yaml",
+        "/../content/site.yaml",
+        "/%2e%2e/content/site.yaml",
+        "/templates/page.html",
+        "/static/style.css",
+        "/.sitegen-output",
+        "/site.yaml",
+        str(root / "content/site.yaml"),
+        "/" + str(root / "content/site.yaml"),
+        str(secret),
+        "/" + str(secret),
+        "/../" + os.path.relpath(secret, root),
+        "/countries/../../" + os.path.relpath(secret, root),
+        "/leak.txt",
+        "/leak-dir/secret.txt",
+    ]
+    return [t.encode() for t in targets]
+
+
+def test_no_path_reaches_outside_the_snapshot(preview, outside: Path) -> None:
+    site, running = preview
+    port = running.preview.state.port
+    (site.root / "static/leak.txt").symlink_to(outside)  # refused at load, never served
+    (site.root / "static/leak-dir").symlink_to(outside.parent)
+    wait_for(lambda: "sitegen-errors" in fetch(running.url)[1])
+    refused = "error: symbolic link points outside the project"
+    assert f"static/leak.txt:1:1: {refused}; copy the file into the project instead" in (
+        running.snapshot.errors
+    )
+    yaml_line = b"base_url: https://example.org/sub/path/"
+    for target in traversal_targets(site.root, outside):
+        status, body = raw_request(port, target)
+        assert status in (400, 404), (target, status)
+        assert SECRET.encode() not in body, target
+        assert yaml_line not in body and b"root:x:0:0" not in body, target
+        assert b"{% block" not in body, target  # no template source either
+
+
+def test_absolute_form_and_odd_hosts_find_nothing_outside(preview, outside: Path) -> None:
+    _site, running = preview
+    port = running.preview.state.port
+    for target, host in (
+        (b"http://127.0.0.1/../../etc/passwd", b"127.0.0.1"),
+        (b"file://" + str(outside).encode(), b"127.0.0.1"),
+        (b"/" + str(outside).encode(), b"../../"),
+        (b"/../etc/passwd", str(outside.parent).encode()),
+    ):
+        status, body = raw_request(port, target, host)
+        assert status in (400, 404), (target, status)
+        assert SECRET.encode() not in body
+
+
+def test_doubled_slashes_stay_inside_the_site(preview) -> None:
+    _, running = preview
+    port = running.preview.state.port
+    status, body = raw_request(port, b"//about/")
+    assert status == 200 and b"How we source this" in body
+    status, _ = raw_request(port, b"/about//../../..//")
+    assert status in (200, 404)
+
+
+# Binding -----------------------------------------------------------------------------
+
+
+def serve_cli(site: SiteDir, *args: str) -> tuple[list[str], int]:
+    """Start `sitegen serve` as the writer would; its first lines and port; then stop it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sitegen", "serve", "--port", "0", *args],
+        cwd=site.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 20
+        while not any(line.startswith("serving ") for line in lines):
+            ready, _, _ = select.select([process.stdout], [], [], 1)
+            if ready:
+                lines.append(process.stdout.readline().rstrip("\n"))
+            assert time.monotonic() < deadline, lines
+            assert process.poll() is None, lines
+        url = next(line for line in lines if line.startswith("serving ")).split()[1]
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/about/", timeout=5) as response:
+            assert response.status == 200
+        return lines, port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_serve_binds_loopback_by_default_and_says_where(make_site) -> None:
+    lines, port = serve_cli(make_site())
+    assert lines[-1] == (
+        f"serving http://127.0.0.1:{port}/ (Ctrl-C to stop); watching content/, templates/, static/"
+    )
+    assert not any("WARNING" in line for line in lines)
+
+
+def test_serve_on_all_interfaces_warns_loudly(make_site) -> None:
+    lines, _ = serve_cli(make_site(), "--host", "0.0.0.0")
+    assert (
+        "WARNING: serving on 0.0.0.0, reachable from other machines. The preview server is "
+        "for writing, not for publishing; use 127.0.0.1 unless you mean it."
+    ) in lines
+
+
+def test_the_preview_listens_on_the_loopback_address(preview) -> None:
+    _, running = preview
+    addresses = [s.getsockname()[0] for s in running.preview.server._sockets.values()]
+    assert addresses == ["127.0.0.1"]
+
+
+# The live-reload WebSocket -------------------------------------------------------------
+
+
+def websocket_status(port: int, origin: str | None, host: str | None = None) -> int:
+    """101 if the WebSocket handshake succeeds with these headers, else the HTTP status."""
+
+    async def attempt() -> int:
+        headers = {} if origin is None else {"Origin": origin}
+        if host is not None:
+            headers["Host"] = host
+        request = HTTPRequest(
+            f"ws://127.0.0.1:{port}/livereload",
+            headers=headers,
+            connect_timeout=5,
+            request_timeout=5,
+        )
+        try:
+            connection = await websocket_connect(request)
+        except HTTPClientError as error:
+            return error.code
+        connection.close()
+        return 101
+
+    return asyncio.run(attempt())
+
+
+def test_only_our_own_pages_may_open_the_reload_socket(preview) -> None:
+    _, running = preview
+    port = running.preview.state.port
+    own = f"127.0.0.1:{port}"
+    assert websocket_status(port, f"http://{own}") == 101
+    assert websocket_status(port, f"http://localhost:{port}", f"localhost:{port}") == 101
+    assert websocket_status(port, "http://evil.example") == 403
+    assert websocket_status(port, f"http://evil.example:{port}") == 403
+    assert websocket_status(port, "null") == 403
+    assert websocket_status(port, f"http://{own}.evil.example") == 403
+    assert websocket_status(port, f"https://127.0.0.1:{port + 1}") == 403
+    # DNS rebinding: a foreign name resolved to 127.0.0.1 sends matching Host and Origin
+    rebound = f"evil.example:{port}"
+    assert websocket_status(port, f"http://{rebound}", rebound) == 403
+
+
+# A busy preview -------------------------------------------------------------------------
+
+CLIENTS = 200  # requests in flight at once
+WAVES = 3  # rounds of them, while the writer saves every 20 ms
+PATHS = ("", "about/", "countries/japan/", "countries/china/", "sources/", "style.css", "nope/")
+
+
+def test_concurrent_requests_during_rebuilds_get_whole_pages(preview, capsys) -> None:
+    site, running = preview
+    about = site.root / "content/about.md"
+    text = about.read_text()
+    stop = threading.Event()
+    saves = [0]
+
+    def writer() -> None:
+        while not stop.is_set():
+            saves[0] += 1
+            about.write_text(text.replace("Every fact is cited", f"Save {saves[0]} is cited"))
+            time.sleep(0.02)
+
+    def one(path: str, barrier: threading.Barrier) -> tuple[str, int, str, float]:
+        barrier.wait(10)
+        started = time.perf_counter()
+        status, body = fetch(running.url + path)  # 5 s timeout; a cut body raises
+        return path, status, body, time.perf_counter() - started
+
+    version_before = running.snapshot.version
+    results = []
+    started = time.perf_counter()
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            for _ in range(WAVES):
+                barrier = threading.Barrier(CLIENTS)
+                futures = [pool.submit(one, PATHS[i % len(PATHS)], barrier) for i in range(CLIENTS)]
+                results += [future.result(timeout=30) for future in futures]
+    finally:
+        stop.set()
+        thread.join(10)
+    took = time.perf_counter() - started
+    rebuilds = running.snapshot.version - version_before
+    assert took < 30
+    assert len(results) == CLIENTS * WAVES
+    assert rebuilds >= 2  # the load really ran while the site was being rebuilt
+    for path, status, body, _ in results:
+        assert status == (404 if path == "nope/" else 200), (path, status)
+        if path.endswith("/") or path == "":
+            assert body.startswith("<!doctype html>") and body.rstrip().endswith("</html>")
+            assert body.count("</html>") == 1
+        if path == "about/":  # one version of the text, never a mixture or a part
+            assert len(re.findall(r"(?:Every fact|Save \d+) is cited", body)) == 1, body
+    slowest = max(latency for *_, latency in results)
+    with capsys.disabled():
+        print(
+            f"\n  preview load: {len(results)} requests ({CLIENTS} at once, {WAVES} waves) "
+            f"in {took:.1f} s during {rebuilds} rebuilds ({saves[0]} saves); "
+            f"slowest answer {slowest * 1000:.0f} ms"
+        )
+    final = f"Save {saves[0]} is cited"
+    wait_for(lambda: final in fetch(running.url + "about/")[1])  # the last save is not lost
+
+
+def test_clients_that_hang_up_or_stall_do_not_disturb_others(preview) -> None:
+    site, running = preview
+    port = running.preview.state.port
+    site.write_bytes("static/big.bin", os.urandom(8 * 1024 * 1024))
+    wait_for(lambda: "big.bin" in running.snapshot.files, 20)
+    stalled = []
+    for _ in range(50):  # half a request line, never finished
+        conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+        conn.sendall(b"GET /about/ HTTP/1.1\r\nHost: 127.0.0")
+        stalled.append(conn)
+
+    def hang_up_mid_response() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            conn.recv(65536)
+            # reset the connection with most of the 8 MB still unsent
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def normal() -> int:
+        with urllib.request.urlopen(running.url + "big.bin", timeout=10) as response:
+            return len(response.read())
+
+    try:
+        with ThreadPoolExecutor(40) as pool:
+            aborted = [pool.submit(hang_up_mid_response) for _ in range(30)]
+            whole = [pool.submit(normal) for _ in range(10)]
+            for future in aborted:
+                future.result(timeout=30)
+            assert [future.result(timeout=30) for future in whole] == [8 * 1024 * 1024] * 10
+        status, body = fetch(running.url + "about/")
+        assert status == 200 and "How we source this" in body
+    finally:
+        for conn in stalled:
+            conn.close()
