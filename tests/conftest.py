@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +12,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from sitegen.cli import main
+from sitegen.pipeline import Options
+from sitegen.serve import BackgroundPreview
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -178,3 +180,14 @@ def make_site(
         return site
 
     return make
+
+
+@pytest.fixture
+def preview(make_site: Callable[..., SiteDir]) -> Iterator[tuple[SiteDir, BackgroundPreview]]:
+    """The base site, and a preview server of it on a free port, stopped after the test."""
+    site = make_site()
+    running = BackgroundPreview(Options(root=site.root, out=site.root / "site", write=False))
+    try:
+        yield site, running
+    finally:
+        running.stop()

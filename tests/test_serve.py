@@ -6,14 +6,9 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from bs4 import BeautifulSoup
-from conftest import SiteDir
-
-from sitegen.pipeline import Options
-from sitegen.serve import BackgroundPreview
 
 
 def fetch(url: str) -> tuple[int, str]:
@@ -31,16 +26,6 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("condition not met in time")
-
-
-@pytest.fixture
-def preview(make_site) -> Iterator[tuple[SiteDir, BackgroundPreview]]:
-    site = make_site()
-    running = BackgroundPreview(Options(root=site.root, out=site.root / "site", write=False))
-    try:
-        yield site, running
-    finally:
-        running.stop()
 
 
 def test_serves_pages_with_reload_script_only_when_served(preview) -> None:

@@ -9,9 +9,10 @@ and while clients misbehave. Every test here stops by itself: sockets have timeo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import queue
 import re
-import select
 import socket
 import struct
 import subprocess
@@ -20,7 +21,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,9 +29,6 @@ from conftest import PROJECT, SiteDir
 from test_serve import fetch, wait_for
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
-
-from sitegen.pipeline import Options
-from sitegen.serve import BackgroundPreview
 
 SECRET = "sitegen-test-secret-3f9a"  # in a file outside the project: must never be served
 
@@ -42,16 +39,6 @@ def outside(tmp_path: Path) -> Path:
     secret.parent.mkdir()
     secret.write_text(SECRET + "\n")
     return secret
-
-
-@pytest.fixture
-def preview(make_site) -> Iterator[tuple[SiteDir, BackgroundPreview]]:
-    site = make_site()
-    running = BackgroundPreview(Options(root=site.root, out=site.root / "site", write=False))
-    try:
-        yield site, running
-    finally:
-        running.stop()
 
 
 def raw_request(port: int, target: bytes, host: bytes = b"127.0.0.1") -> tuple[int, bytes]:
@@ -159,13 +146,15 @@ def serve_cli(site: SiteDir, *args: str) -> tuple[list[str], int]:
         env={**os.environ, "PYTHONPATH": str(PROJECT)},
     )
     lines: list[str] = []
+    received: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    stdout = process.stdout
+    threading.Thread(target=lambda: [received.put(line) for line in stdout], daemon=True).start()
     try:
-        assert process.stdout is not None
         deadline = time.monotonic() + 20
         while not any(line.startswith("serving ") for line in lines):
-            ready, _, _ = select.select([process.stdout], [], [], 1)
-            if ready:
-                lines.append(process.stdout.readline().rstrip("\n"))
+            with contextlib.suppress(queue.Empty):
+                lines.append(received.get(timeout=1).rstrip("\n"))
             assert time.monotonic() < deadline, lines
             assert process.poll() is None, lines
         url = next(line for line in lines if line.startswith("serving ")).split()[1]
