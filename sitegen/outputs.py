@@ -1,8 +1,8 @@
 """The site's other outputs, made from the same model as its pages.
 
 Downloads (data/countries.json, data/measures.csv) and the files for discovery
-(sitemap.xml, robots.txt, the Atom feed feed.xml). `site_outputs` is pure: the Site in,
-a dict of output path -> bytes out. The bytes are deterministic: sorted keys, '\n' line
+(sitemap.xml, robots.txt, the Atom feed feed.xml). Each generator is pure: the Site
+in, bytes out. The bytes are deterministic: sorted keys, '\n' line
 endings, and no dates but those written in the content. XML is built with ElementTree,
 which escapes every value; absolute URLs all come from settings.base_url.
 """
@@ -68,11 +68,6 @@ def generators() -> dict[str, Callable[[Any], bytes]]:
         ROBOTS: robots_txt,
         FEED: feed_xml,
     }
-
-
-def site_outputs(site: Site) -> dict[str, bytes]:
-    """Every non-page output of the site: path -> bytes."""
-    return {path: generate(site) for path, generate in generators().items()}
 
 
 def reserved_output(output: str) -> str | None:

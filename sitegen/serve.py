@@ -45,8 +45,6 @@ class PreviewState:
 
     snapshot: Snapshot = field(default_factory=lambda: Snapshot({}))
     port: int = 0
-    last_rendered: int = 0  # pages the last successful rebuild rendered
-    last_ms: float = 0.0
     host: str = "127.0.0.1"  # the address listened on
 
 
@@ -209,7 +207,6 @@ class Rebuilder:
         took = (time.perf_counter() - started) * 1000
         old = self.state.snapshot
         if result.ok:
-            self.state.last_rendered, self.state.last_ms = len(result.rerendered), took
             files = served_files(result, old.files)
             self.state.snapshot = Snapshot(files, (), old.version + 1)
             changed_outputs = [k for k in files if old.files.get(k) != files[k]]

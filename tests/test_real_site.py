@@ -20,6 +20,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
+from realsite import QuietHandler
 
 from sitegen.cli import main
 
@@ -70,11 +71,6 @@ def serve(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 def test_real_content_builds_strict_with_every_country(built: Path) -> None:
