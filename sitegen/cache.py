@@ -2,7 +2,7 @@
 
 It holds converted Markdown (keyed by a digest of the text, its place, the engine's
 version and source, and the converter's settings), rendered outputs with the digests of
-everything they read, and a fingerprint of the inputs for the no-change shortcut. Each
+everything they read, and the state the shortcuts of shortcut.py compare against. Each
 file carries the engine key and a checksum: a damaged or stale file is reported as a
 warning, ignored and rebuilt, never trusted. The cache only speeds builds up; deleting
 `.cache/` is always safe.
@@ -14,7 +14,7 @@ import hashlib
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import jinja2
 import markdown
@@ -47,7 +47,7 @@ class DiskCache:
                 raise ValueError("not a cache file")
             header_end = data.index(b"\n", len(MAGIC))
             key, checksum = data[len(MAGIC) : header_end].decode().rsplit(" ", 1)
-            payload = data[header_end + 1 :]
+            payload = memoryview(data)[header_end + 1 :]  # a view: no copy of a large file
             if hashlib.sha256(payload).hexdigest() != checksum:
                 raise ValueError("checksum mismatch")
             if key != KEY:
@@ -62,31 +62,31 @@ class DiskCache:
             return None
 
     def save(self, name: str, value: Any) -> None:
-        """Write atomically: a crash mid-write leaves the old file or none, never half."""
+        """Write atomically: a crash mid-write leaves the old file or none, never half.
+
+        The pickle is streamed to the file and hashed on the way, so a large cache is
+        never held in memory as bytes; the checksum is filled into the header last.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        header = f"{KEY} {hashlib.sha256(payload).hexdigest()}\n".encode()
         path = self.folder / f"{name}.pickle"
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(MAGIC + header + payload)
+        with tmp.open("wb") as file:
+            header = MAGIC + f"{KEY} ".encode()
+            file.write(header + b"0" * 64 + b"\n")
+            hashing = _HashingWriter(file)
+            pickle.dump(value, hashing, protocol=pickle.HIGHEST_PROTOCOL)
+            file.seek(len(header))
+            file.write(hashing.digest.hexdigest().encode())
         os.replace(tmp, path)
 
 
-def fingerprint(root: Path, folders: tuple[str, ...], options: tuple[object, ...]) -> str:
-    """A digest of every input file's path, size and modification time, and the options."""
-    digest = hashlib.blake2b(repr((KEY, options)).encode(), digest_size=16)
-    seen: set[str] = set()  # real folders walked: a linked loop is walked once, not forever
-    for folder in folders:
-        for dirpath, dirnames, filenames in os.walk(root / folder, followlinks=True):
-            seen.add(os.path.realpath(dirpath))
-            dirnames[:] = sorted(
-                d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) not in seen
-            )
-            for name in sorted(filenames):
-                try:
-                    st = os.stat(os.path.join(dirpath, name))
-                except OSError:
-                    continue
-                line = f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n"
-                digest.update(line.encode("utf-8", "surrogateescape"))  # any file name
-    return digest.hexdigest()
+class _HashingWriter:
+    """A file's write(), also feeding a SHA-256 of everything written."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.file.write(data)

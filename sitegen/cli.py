@@ -12,8 +12,8 @@ from pathlib import Path
 
 from . import __version__
 from .errors import Report
-from .parallel import default_jobs
-from .pipeline import Options, Result, run
+from .options import Options, Result, default_jobs
+from .shortcut import run
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 

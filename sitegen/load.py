@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import urls
 from .errors import Location, Report
 from .yamldoc import YamlDoc, parse_yaml
 
@@ -34,6 +35,11 @@ class MarkdownFile:
     body: str
     body_line: int
     digest: str
+
+    @property
+    def url(self) -> str:
+        """The URL of the page it makes, which its relative links are written against."""
+        return urls.url_for_content(self.path.removeprefix(f"{CONTENT}/")) or ""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ Where fork is unavailable, or the work is small, everything runs in this process
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -26,10 +25,6 @@ MIN_PER_WORKER = 40  # below this many items per worker, forking costs more than
 
 # What forked workers inherit: set just before the pool is created, cleared after.
 _INHERITED: dict[str, Any] = {}
-
-
-def default_jobs() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _chunks(items: Sequence[T], jobs: int) -> list[Sequence[T]]:

@@ -10,14 +10,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from . import urls
 from .assemble import assemble, load_settings
-from .cache import DiskCache, fingerprint
+from .cache import KEY, DiskCache
 from .errors import Diagnostic, Location, Report
 from .links import check_links
 from .load import (
@@ -31,45 +28,23 @@ from .load import (
     load_project,
 )
 from .markdown import Document, MarkdownRenderer, source_key
-from .model import Site
+from .model import Page, Site
+from .options import Options, Result
 from .outputs import generators, merge_outputs, path_clashes
 from .parallel import Progress, convert_documents, render_all
 from .quotes import check_quotations, find_quotations, site_quotations
 from .render import Rendered, make_environment, render_generated, render_pages
 from .sanitise import DEFAULT_MODE
-from .search import search_index
+from .search import search_index, search_pages
+from .shortcut import (
+    BuildState,
+    ProseRecord,
+    Stat,
+    fingerprint,
+    prose_record,
+    scan,
+)
 from .write import refuse_output, write_site
-
-
-@dataclass(frozen=True)
-class Options:
-    root: Path
-    out: Path
-    include_drafts: bool = False
-    strict: bool = False
-    write: bool = True
-    jobs: int = 1  # processes for conversion and rendering
-    cache: bool = False  # use and update the persistent cache in .cache/
-    progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
-
-
-@dataclass
-class Result:
-    """What a build did: its diagnostics, and the model and files when it got that far."""
-
-    report: Report = field(default_factory=Report)
-    site: Site | None = None
-    files: dict[str, bytes] = field(default_factory=dict)
-    copies: dict[str, Path] = field(default_factory=dict)
-    rendered: dict[str, Rendered] = field(default_factory=dict)
-    rerendered: tuple[str, ...] = ()  # outputs rendered by this build, not reused
-    pages: int = 0  # pages in the site
-    converted: int = 0  # Markdown files converted by this build, not reused
-    unchanged: bool = False  # nothing changed since the last build: nothing was done
-
-    @property
-    def ok(self) -> bool:
-        return not self.report.errors
 
 
 class DocumentCache:
@@ -87,9 +62,8 @@ class DocumentCache:
         self.converted = 0  # documents converted (not reused) by the last call
 
     def _key(self, file: MarkdownFile) -> tuple[str, str]:
-        url = urls.url_for_content(file.path.removeprefix(f"{CONTENT}/")) or ""
-        key = source_key(file.body, file.path, file.body_line, url, self.renderer.settings_key)
-        return url, key
+        key = source_key(file.body, file.path, file.body_line, file.url, self.renderer.settings_key)
+        return file.url, key
 
     def convert_one(self, file: MarkdownFile) -> Document:
         url, key = self._key(file)
@@ -112,18 +86,6 @@ class DocumentCache:
         used = {key for _, _, key in keyed}
         self.by_source = {k: d for k, d in self.by_source.items() if k in used}
         return {file.path: self.by_source[key] for file, _, key in keyed}
-
-
-def _shape(document: Document) -> tuple[object, ...]:
-    """What other pages and the checks see of a document: all but its HTML and lines."""
-    return (
-        tuple((link.target, link.anchor) for link in document.links),
-        document.citations,
-        tuple(use.ids for use in document.citation_uses),
-        tuple((h.id, h.text, h.level) for h in document.headings),
-        document.ids,
-        bool(document.diagnostics),
-    )
 
 
 def build_model(
@@ -199,13 +161,18 @@ class Builder:
         for path in paths:
             self.files.forget(path)
 
-    def build(self, changed: list[str] | None = None) -> Result:
-        """Build, taking the fast path when `changed` is one page's prose."""
+    def build(
+        self, changed: list[str] | None = None, inputs: dict[str, Stat] | None = None
+    ) -> Result:
+        """Build, taking the fast path when `changed` is one page's prose.
+
+        `inputs`: the scan of the input files, when the caller has made it already.
+        """
         if changed is not None and self._last is not None and not self.options.write:
             fast = self._prose_edit(changed)
             if fast is not None:
                 return fast
-        return self._full_build()
+        return self._full_build(inputs)
 
     def _prose_edit(self, changed: list[str]) -> Result | None:
         """Re-render one page whose body changed and nothing else that others read.
@@ -232,7 +199,7 @@ class Builder:
         if page is None or page.document is None:
             return None
         document = self.documents.convert_one(new_file)
-        if _shape(document) != _shape(page.document):
+        if document.shape() != page.document.shape():
             return None
         new_page = dataclasses.replace(page, document=document)
         page_by_url = dict(site.page_by_url)
@@ -267,7 +234,7 @@ class Builder:
         self._last = (new_project, result)
         return result
 
-    def _full_build(self) -> Result:
+    def _full_build(self, inputs: dict[str, Stat] | None) -> Result:
         """Run the whole build; write the output only if every stage succeeded."""
         options = self.options
         result = Result()
@@ -275,11 +242,8 @@ class Builder:
         if options.write and (reason := refuse_output(options.out, options.root)):
             report.error(Location(str(options.out)), reason, "choose another --out folder")
             return result
-        stamp = ""
         if self.disk is not None:
-            stamp = fingerprint(options.root, (CONTENT, TEMPLATES, STATIC), self._key())
-            if self._unchanged(stamp, result):
-                return result
+            inputs = inputs if inputs is not None else scan(options.root)
             self._load_disk_cache(report)
         project = load_project(options.root, report, self.files)
         if report.errors:
@@ -318,32 +282,9 @@ class Builder:
         self._last = (project, result)
         if options.write:
             write_site(options.out, result.files, result.copies)
-        if self.disk is not None:
-            self._save_disk_cache(stamp, result)
+        if self.disk is not None and inputs is not None:
+            self._save_disk_cache(inputs, project, result)
         return result
-
-    def _key(self) -> tuple[object, ...]:
-        """The options that change the output, for the input fingerprint."""
-        o = self.options
-        return (str(o.out), o.include_drafts, o.strict, o.write)
-
-    def _unchanged(self, stamp: str, result: Result) -> bool:
-        """True, with the last build's diagnostics, when inputs and output are as left."""
-        assert self.disk is not None
-        state = self.disk.load("state", result.report)
-        if not state or state.get("fingerprint") != stamp or not self.options.write:
-            return False
-        out = self.options.out
-        for rel, size in state["manifest"].items():
-            try:
-                if (out / rel).stat().st_size != size:
-                    return False
-            except OSError:
-                return False
-        result.report.diagnostics.extend(state["diagnostics"])
-        result.pages = state["pages"]
-        result.unchanged = True
-        return True
 
     def _load_disk_cache(self, report: Report) -> None:
         """Fill empty in-memory caches from .cache/ (the first build of a process)."""
@@ -353,19 +294,49 @@ class Builder:
         if not self.rendered:
             self.rendered = self.disk.load("rendered", report) or {}
 
-    def _save_disk_cache(self, stamp: str, result: Result) -> None:
-        assert self.disk is not None
+    def _save_disk_cache(self, inputs: dict[str, Stat], project: Project, result: Result) -> None:
+        assert self.disk is not None and result.site is not None
         self.disk.save("documents", self.documents.by_source)
         self.disk.save("rendered", result.rendered)
         manifest = {rel: len(body) for rel, body in result.files.items()}
         manifest.update({rel: path.stat().st_size for rel, path in result.copies.items()})
-        state = {
-            "fingerprint": stamp,
-            "manifest": manifest,
-            "diagnostics": [d for d in result.report.diagnostics if not _is_cache(d)],
-            "pages": result.pages,
-        }
+        key = (KEY, *self.options.output_key())
+        state = BuildState(
+            fingerprint=fingerprint(inputs, key),
+            inputs=inputs,
+            manifest=manifest,
+            diagnostics=[d for d in result.report.diagnostics if not _is_cache(d)],
+            pages=result.pages,
+            options=repr(key),
+            raw_html=self.documents.renderer.raw_html,
+            prose=_prose_records(project, result.site, result.rendered),
+        )
         self.disk.save("state", state)
+
+
+def _prose_records(
+    project: Project, site: Site, rendered: dict[str, Rendered]
+) -> dict[str, ProseRecord]:
+    """For each Markdown file, where its page's body sits: what a later prose edit needs.
+
+    None when the site has a search page: its index reads every page's body.
+    """
+    if search_pages(site):
+        return {}
+    pages_of: dict[str, list[Page]] = {}
+    for page in site.pages:
+        for path in page.inputs:
+            pages_of.setdefault(path, []).append(page)
+    records = {}
+    for file in project.pages:
+        pages = pages_of.get(file.path, [])
+        if len(pages) != 1 or pages[0].document is None:
+            continue  # a draft left out, or a file more than one page reads
+        page, done = pages[0], rendered.get(pages[0].output)
+        if page.document is not None and done is not None and done.slot is not None:
+            record = prose_record(file, page.document, page.output, done.body, done.slot)
+            records[file.path] = record
+    return records
 
 
 def _build_id() -> str:
@@ -392,6 +363,6 @@ def _warnings_to_errors(report: Report) -> None:
         report.error(warning.location, warning.message, warning.hint)
 
 
-def run(options: Options) -> Result:
-    """One full build, as the command line runs it."""
-    return Builder(options).build()
+def run(options: Options, inputs: dict[str, Stat] | None = None) -> Result:
+    """One full build (shortcut.run tries the shortcuts first)."""
+    return Builder(options).build(inputs=inputs)

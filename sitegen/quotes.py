@@ -11,10 +11,13 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import Location, Report
 from .markdown import CITATION_RE
-from .model import Site, Source
+
+if TYPE_CHECKING:
+    from .model import Site, Source
 
 _QUOTE_RE = re.compile(r"[\"“]([^\"“”\n]*(?:\n[^\"“”\n]+)*)[\"”]")
 _CITATION = re.compile(CITATION_RE)

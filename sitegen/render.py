@@ -32,6 +32,10 @@ from .schema import (
 )
 from .visuals import status_map, timeline_chart
 
+# Where a template places `{{ body }}`; the page's HTML replaces it after rendering. It
+# holds NUL characters, which no content can hold: the loader refuses files with them.
+BODY_SLOT = "\x00sitegen:body\x00"
+
 
 def make_environment(templates: Path) -> jinja2.Environment:
     """A Jinja environment that escapes everything and fails on undefined names."""
@@ -79,8 +83,23 @@ def page_context(site: Any, page: Page) -> dict[str, object]:
         "page": page,
         "url": url,
         "canonical": urls.absolute(base, page.url),
-        "body": Markup(page.document.html) if page.document else Markup(""),
+        "body": Markup(BODY_SLOT) if page.document else Markup(""),
     }
+
+
+def fill_body(shell: str, html: str) -> tuple[bytes, tuple[int, int] | None]:
+    """Put the page's HTML where its template placed `{{ body }}`.
+
+    Templates place the body; they cannot read or transform it (they see a placeholder).
+    So a page's output is its shell with the HTML inserted, and when the body is placed
+    once, its byte range is returned: a later build whose only change is this page's
+    prose can splice new HTML into that range (see shortcut.py) instead of rendering.
+    """
+    if shell.count(BODY_SLOT) != 1:
+        return shell.replace(BODY_SLOT, html).encode(), None
+    before, after = shell.split(BODY_SLOT)
+    head, middle = before.encode(), html.encode()
+    return head + middle + after.encode(), (len(head), len(middle))
 
 
 def _template_location(exc: BaseException, templates: Path) -> Location | None:
@@ -102,6 +121,7 @@ class Rendered:
     body: bytes
     read: Mapping[Key, str]
     build: str = ""  # the build that rendered it: reused renderings keep an older one
+    slot: tuple[int, int] | None = None  # byte offset and length of the page's HTML body
 
 
 class TemplateSources:
@@ -162,7 +182,8 @@ def render_pages(
             recorder.note(("template", name))
         html = _render_one(page, RecordingSite(site, recorder), env, templates, report)
         if html is not None:
-            rendered[page.output] = Rendered(page.output, html.encode(), dict(recorder.read), build)
+            body, slot = fill_body(html, page.document.html if page.document else "")
+            rendered[page.output] = Rendered(page.output, body, dict(recorder.read), build, slot)
     return rendered
 
 

@@ -1,21 +1,24 @@
 """Parallel builds equal serial ones; the persistent cache is exact, and never trusted blind.
 
-Each Builder here stands for a new process: it starts with empty memory and sees only
-what the previous build left in .cache/ and site/.
+Each build here stands for a new process, as the command line makes it (shortcut.run: a
+shortcut when one applies, else a fresh Builder): it starts with empty memory and sees
+only what the previous build left in .cache/ and site/.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from sitegen.pipeline import Builder, Options, Result
+from sitegen.options import Options, Result
+from sitegen.shortcut import run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.corpus import generate
+from bench.corpus import PROJECT, generate
 
 PAGES = 100  # enough for the work to be spread over processes
 
@@ -36,7 +39,7 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 
 def build(root: Path, out: Path, **options: object) -> Result:
-    result = Builder(Options(root=root, out=out, **options)).build()  # type: ignore[arg-type]
+    result = run(Options(root=root, out=out, **options))  # type: ignore[arg-type]
     assert result.ok, [d.format() for d in result.report.errors]
     return result
 
@@ -110,7 +113,7 @@ def test_damaged_cache_file_is_ignored_with_a_warning(tmp_path: Path, name: str)
     data = bytearray(cached.read_bytes())
     data[-10] ^= 0xFF  # flip bits in the payload
     cached.write_bytes(bytes(data))
-    (root / "content/index.md").touch()  # defeat the no-change shortcut
+    (root / "content/sources.yaml").touch()  # defeat the shortcuts
     result = build(root, out, cache=True)
     warnings = [d.format() for d in result.report.warnings]
     assert warnings == [
@@ -119,7 +122,7 @@ def test_damaged_cache_file_is_ignored_with_a_warning(tmp_path: Path, name: str)
     ]
     assert tree(out) == first
     # the damaged file was replaced: the next build is silent
-    (root / "content/index.md").touch()
+    (root / "content/sources.yaml").touch()
     assert build(root, out, cache=True).report.warnings == []
 
 
@@ -131,7 +134,119 @@ def test_cache_from_another_engine_version_is_not_used(tmp_path: Path) -> None:
     cached = root / ".cache/sitegen/documents.pickle"
     data = cached.read_bytes()
     cached.write_bytes(data.replace(b"sitegen-cache-1\n0.1.0", b"sitegen-cache-1\n0.0.9", 1))
-    (root / "content/index.md").touch()
+    (root / "content/sources.yaml").touch()
     result = build(root, out, cache=True)
     assert result.converted == 21  # every page converted again, silently
     assert result.report.warnings == []
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def _add_prose(root: Path, name: str = "page-00007.md") -> None:
+    page = root / "content/pages" / name
+    page.write_text(page.read_text() + "\nA closing sentence, *added* by the writer.\n")
+
+
+def _fresh_tree(root: Path, tmp_path: Path) -> dict[str, bytes]:
+    """What a cold build of the same content writes, with no cache at all."""
+    fresh = tmp_path / "fresh"
+    build(root, fresh, jobs=1)
+    return tree(fresh)
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, Path]:
+    """A small corpus built once with the cache: (project root, output folder)."""
+    root = tmp_path / "project"
+    generate(root, 20)
+    build(root, root / "site", cache=True)
+    return root, root / "site"
+
+
+def test_prose_edit_is_spliced_without_the_model_and_equals_a_full_build(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, out = built
+    _add_prose(root)
+    spliced = build(root, out, cache=True)
+    assert spliced.site is None, "the shortcut should not build the model"
+    assert spliced.rerendered == ("pages/page-00007/index.html",) and spliced.converted == 1
+    html = (out / "pages/page-00007/index.html").read_text()
+    assert "<p>A closing sentence, <em>added</em> by the writer.</p>" in html
+    assert tree(out) == _fresh_tree(root, tmp_path)
+    # the state was updated: building again changes nothing
+    assert build(root, out, cache=True).unchanged
+    # a later full build (a file without prose touched) agrees, and re-renders the page
+    (root / "content/sources.yaml").touch()
+    full = build(root, out, cache=True)
+    assert full.site is not None and "pages/page-00007/index.html" in full.rerendered
+    assert tree(out) == _fresh_tree(root, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "old, new, why",
+    [
+        ("title: Page 7 on", "title: Page seven on", "front matter"),
+        ("## Section 1", "## Section One", "a heading (others may link to it)"),
+        ("[@source-", "[@source-00001]; [@source-", "a citation"),
+    ],
+)
+def test_edit_others_can_see_takes_the_full_build(
+    built: tuple[Path, Path], tmp_path: Path, old: str, new: str, why: str
+) -> None:
+    root, out = built
+    _edit(root / "content/pages/page-00007.md", old, new)
+    result = build(root, out, cache=True)
+    assert result.site is not None, f"an edit of {why} needs the model"
+    assert tree(out) == _fresh_tree(root, tmp_path)
+
+
+def test_two_files_edited_take_the_full_build(built: tuple[Path, Path], tmp_path: Path) -> None:
+    root, out = built
+    _add_prose(root, "page-00007.md")
+    _add_prose(root, "page-00008.md")
+    result = build(root, out, cache=True)
+    assert result.site is not None
+    assert sorted(result.rerendered) == [
+        "pages/page-00007/index.html",
+        "pages/page-00008/index.html",
+    ]
+    assert tree(out) == _fresh_tree(root, tmp_path)
+
+
+def test_output_changed_by_hand_is_not_spliced_into(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, out = built
+    written = out / "pages/page-00007/index.html"
+    data = written.read_bytes()
+    written.write_bytes(data.replace(b"<main", b"<MAIN", 1))  # same size, other bytes
+    _add_prose(root)
+    result = build(root, out, cache=True)
+    assert result.site is not None, "a changed output must be written afresh"
+    assert tree(out) == _fresh_tree(root, tmp_path)
+
+
+def test_other_options_take_the_full_build(built: tuple[Path, Path]) -> None:
+    root, out = built
+    _add_prose(root)
+    assert build(root, out, cache=True, include_drafts=True).site is not None
+
+
+def test_site_with_search_takes_the_full_build_so_its_index_is_current(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    for folder in ("content", "templates", "static"):
+        shutil.copytree(PROJECT / folder, root / folder)
+    out = root / "site"
+    build(root, out, cache=True)
+    page = root / "content/how-we-source.md"
+    page.write_text(page.read_text() + "\nA zymurgical afterword.\n")
+    result = build(root, out, cache=True)
+    assert result.site is not None, "the search index reads every body: no splicing"
+    fragments = b"".join(p.read_bytes() for p in (out / "pagefind").rglob("*.pf_fragment"))
+    assert fragments, "the search index should have been written"
+    assert tree(out).keys() == _fresh_tree(root, tmp_path).keys()

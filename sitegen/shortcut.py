@@ -1,0 +1,242 @@
+"""Builds a new process can finish without the site model: nothing changed, or one prose edit.
+
+A full build that uses the cache saves a BuildState: the size and modification time of
+every input, the size of every output, the build's diagnostics, and, for each Markdown
+file whose page placed its body once, where that body sits in the output and what the
+rest of the site saw of the file. The next build scans the inputs and compares:
+
+- Nothing changed and the output is as it was left: nothing to do; the last build's
+  diagnostics are shown again.
+- One Markdown file changed, and its front matter, its document's shape (links,
+  citations, headings, ids) and its quotations are the same, with no diagnostics before
+  or after: the site is the same but for that page's body. Templates cannot read a body,
+  only place it (render.BODY_SLOT), and no generated file reads one, so a full build
+  would change that page alone, by its body. The file is converted and its HTML spliced
+  into the old output's body range; the old output is checked against its digest first.
+- Anything else: a full build.
+
+A site with a search page never takes the second path: its index reads every body.
+This module imports little on purpose: in a fresh process, imports are most of the cost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .cache import KEY, DiskCache
+from .errors import Diagnostic, Location, Report
+from .load import CONTENT, STATIC, TEMPLATES, FileCache, MarkdownFile, load_page
+from .markdown import Document, MarkdownRenderer
+from .options import Options, Result
+from .quotes import find_quotations
+from .write import refuse_output, safe_target
+
+Stat = tuple[int, int]  # size in bytes, modification time in ns
+
+
+@dataclass(frozen=True)
+class ProseRecord:
+    """One Markdown file whose page's output can take new prose by splicing."""
+
+    output: str  # the output file, relative to the output folder
+    front: str  # digest of the parsed front matter
+    shape: str  # digest of Document.shape()
+    quotes: str  # digest of its quotations and the sources they cite
+    offset: int  # byte offset of the body's HTML in the output
+    length: int  # its length in bytes
+    checksum: str  # digest of the whole output file
+
+
+@dataclass
+class BuildState:
+    """What the last successful build left, for the next process to compare against."""
+
+    fingerprint: str
+    inputs: dict[str, Stat]
+    manifest: dict[str, int]  # output file -> size
+    diagnostics: list[Diagnostic]
+    pages: int
+    options: str  # the build options that change the output, as text
+    raw_html: str = ""  # the converter's setting, for converting an edited file alike
+    prose: dict[str, ProseRecord] = field(default_factory=dict)  # by Markdown file
+
+
+@dataclass(frozen=True)
+class Spliced:
+    """A prose edit applied to the output: the file converted and the output rewritten."""
+
+    source: str
+    output: str
+    state: BuildState
+
+
+def run(options: Options) -> Result:
+    """One build as the command line runs it: a shortcut when one applies, else in full."""
+    inputs = None
+    found = Report()  # what the attempt found (a damaged state file), kept either way
+    if options.cache and options.write:
+        if reason := refuse_output(options.out, options.root):
+            found.error(Location(str(options.out)), reason, "choose another --out folder")
+            return Result(report=found)
+        inputs = scan(options.root)
+        done = _without_model(options, DiskCache(options.root), inputs, found)
+        if done is not None:
+            return done
+    from .pipeline import run as full_build  # imported only now: see the module's docstring
+
+    result = full_build(options, inputs)
+    result.report.diagnostics[:0] = found.diagnostics
+    return result
+
+
+def _without_model(
+    options: Options, disk: DiskCache, inputs: dict[str, Stat], found: Report
+) -> Result | None:
+    """The result of a shortcut, or None when the build needs the whole pipeline."""
+    state = disk.load("state", found)
+    result = Result(report=found)
+    if not isinstance(state, BuildState) or not output_intact(options.out, state.manifest):
+        return None
+    key = (KEY, *options.output_key())
+    if state.fingerprint == fingerprint(inputs, key):
+        result.unchanged = True
+    else:
+        spliced = splice_prose(options.root, options.out, state, inputs, key)
+        if spliced is None:
+            return None
+        state = spliced.state
+        disk.save("state", state)
+        result.rerendered = (spliced.output,)
+        result.converted = 1
+    result.report.diagnostics.extend(state.diagnostics)
+    result.pages = state.pages
+    return result
+
+
+def scan(root: Path, folders: Iterable[str] = (CONTENT, TEMPLATES, STATIC)) -> dict[str, Stat]:
+    """Every input file under `folders`, project-relative, with its size and mtime."""
+    found: dict[str, Stat] = {}
+    seen: set[str] = set()  # real folders walked: a linked loop is walked once, not forever
+    prefix = len(str(root)) + 1
+    for folder in folders:
+        for dirpath, dirnames, filenames in os.walk(root / folder, followlinks=True):
+            seen.add(os.path.realpath(dirpath))
+            dirnames[:] = [
+                d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) not in seen
+            ]
+            rel = dirpath[prefix:].replace(os.sep, "/")
+            for name in filenames:
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                found[f"{rel}/{name}"] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def fingerprint(inputs: dict[str, Stat], options: object) -> str:
+    """A digest of every input's path, size and mtime, and the options given."""
+    digest = hashlib.blake2b(repr(options).encode(), digest_size=16)
+    for path in sorted(inputs):
+        size, mtime = inputs[path]
+        digest.update(f"{path}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def output_intact(out: Path, manifest: dict[str, int]) -> bool:
+    """Whether every output file the last build wrote is still there, at its size."""
+    for rel, size in manifest.items():
+        try:
+            if (out / rel).stat().st_size != size:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def changed_inputs(before: dict[str, Stat], now: dict[str, Stat]) -> list[str]:
+    """Inputs added, removed or touched since `before`."""
+    return sorted(p for p in before.keys() | now.keys() if before.get(p) != now.get(p))
+
+
+def checksum(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _digest(value: object) -> str:
+    """For front matter, shapes and quotations: plain data whose repr is canonical."""
+    return hashlib.blake2b(repr(value).encode(), digest_size=16).hexdigest()
+
+
+def prose_record(
+    file: MarkdownFile, document: Document, output: str, body: bytes, slot: tuple[int, int]
+) -> ProseRecord:
+    """What the next build checks before splicing new prose from `file` into `output`."""
+    offset, length = slot
+    return ProseRecord(
+        output=output,
+        front=_digest(file.front.data),
+        shape=_digest(document.shape()),
+        quotes=_quotes(file),
+        offset=offset,
+        length=length,
+        checksum=checksum(body),
+    )
+
+
+def _quotes(file: MarkdownFile) -> str:
+    found = find_quotations(file.body, file.path, file.body_line)
+    return _digest([(q.text, q.source_ids) for q in found])
+
+
+def splice_prose(
+    root: Path, out: Path, state: BuildState, inputs: dict[str, Stat], options: object
+) -> Spliced | None:
+    """Apply a one-file prose edit to the output, or None when a full build is needed."""
+    changed = changed_inputs(state.inputs, inputs)
+    if len(changed) != 1 or changed[0] not in state.prose or state.options != repr(options):
+        return None
+    path = changed[0]
+    record = state.prose[path]
+    if any(d.location.path == path for d in state.diagnostics):
+        return None  # its warnings would move or change: let a full build report them
+    scratch = Report()
+    file = load_page(root, path, scratch, FileCache())
+    if file is None or scratch.diagnostics or _digest(file.front.data) != record.front:
+        return None
+    document = MarkdownRenderer(state.raw_html).convert(
+        file.body, file.path, file.body_line, file.url
+    )
+    if (
+        document.diagnostics
+        or _digest(document.shape()) != record.shape
+        or _quotes(file) != record.quotes
+    ):
+        return None
+    target = safe_target(out, record.output)
+    try:
+        old = target.read_bytes()
+    except OSError:
+        return None
+    if checksum(old) != record.checksum:
+        return None  # changed since we wrote it: a full build writes it afresh
+    html = document.html.encode()
+    new = old[: record.offset] + html + old[record.offset + record.length :]
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(new)
+    os.replace(tmp, target)  # the reader sees the old page or the new, never half
+    prose = dict(state.prose)
+    prose[path] = replace(record, length=len(html), checksum=checksum(new))
+    new_inputs = {**state.inputs, path: inputs[path]}
+    new_state = replace(
+        state,
+        fingerprint=fingerprint(new_inputs, options),
+        inputs=new_inputs,
+        manifest={**state.manifest, record.output: len(new)},
+        prose=prose,
+    )
+    return Spliced(path, record.output, new_state)
