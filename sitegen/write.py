@@ -32,7 +32,7 @@ def refuse_output(out: Path, root: Path) -> str | None:
     return None
 
 
-def _safe_target(base: Path, rel: str) -> Path:
+def safe_target(base: Path, rel: str) -> Path:
     pure = PurePosixPath(rel)
     if pure.is_absolute() or ".." in pure.parts or not pure.parts or "\x00" in rel:
         raise ValueError(f"refusing to write outside the output folder: {rel!r}")
@@ -50,13 +50,15 @@ def write_site(out: Path, files: Mapping[str, bytes], copies: Mapping[str, Path]
     tmp.mkdir(parents=True)
     try:
         (tmp / MARKER).write_bytes(b"made by sitegen; replaced whole on every build\n")
+        made: set[Path] = {tmp}  # folders made so far: one mkdir each, not one per file
         for rel in sorted(files):
-            target = _safe_target(tmp, rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(files[rel])
+            target = safe_target(tmp, rel)
+            _make_parent(target, made)
+            with open(target, "wb") as file:
+                file.write(files[rel])
         for rel in sorted(copies):
-            target = _safe_target(tmp, rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target = safe_target(tmp, rel)
+            _make_parent(target, made)
             shutil.copyfile(copies[rel], target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -67,3 +69,9 @@ def write_site(out: Path, files: Mapping[str, bytes], copies: Mapping[str, Path]
         shutil.rmtree(old)
     else:
         tmp.rename(out)
+
+
+def _make_parent(target: Path, made: set[Path]) -> None:
+    if target.parent not in made:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        made.add(target.parent)
