@@ -11,20 +11,30 @@ warning, ignored and rebuilt, never trusted. The cache only speeds builds up; de
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import pickle
 from pathlib import Path
 from typing import Any, BinaryIO
-
-import jinja2
-import markdown
 
 from .errors import Location, Report
 from .markdown import ENGINE_KEY
 
 FOLDER = ".cache/sitegen"
 MAGIC = b"sitegen-cache-1\n"
-KEY = f"{ENGINE_KEY}|jinja2-{jinja2.__version__}|markdown-{markdown.__version__}"
+
+
+def _installed(package: str) -> str:
+    """An installed package's identity, without importing it: a digest of its
+    __init__.py, which states its version. (The shortcuts never need Jinja, and in a
+    fresh process importing it would cost more than their whole work.)"""
+    spec = importlib.util.find_spec(package)
+    data = Path(spec.origin).read_bytes() if spec is not None and spec.origin else b""
+    return f"{package}-{hashlib.blake2b(data, digest_size=8).hexdigest()}"
+
+
+# What made a cache file: the engine's source and the libraries that shape its output
+KEY = "|".join([ENGINE_KEY, *(_installed(p) for p in ("jinja2", "markdown", "nh3", "yaml"))])
 
 
 class DiskCache:

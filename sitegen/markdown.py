@@ -23,6 +23,16 @@ from urllib.parse import unquote, urlsplit
 
 import markdown
 from markdown.extensions import Extension
+from markdown.extensions.abbr import AbbrExtension
+from markdown.extensions.attr_list import AttrListExtension
+from markdown.extensions.def_list import DefListExtension
+from markdown.extensions.fenced_code import FencedCodeExtension
+from markdown.extensions.footnotes import FootnoteExtension
+from markdown.extensions.md_in_html import MarkdownInHtmlExtension
+from markdown.extensions.sane_lists import SaneListExtension
+from markdown.extensions.smarty import SmartyExtension
+from markdown.extensions.tables import TableExtension
+from markdown.extensions.toc import TocExtension
 from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
@@ -248,15 +258,23 @@ class MarkdownRenderer:
         self._md = self._markdown()
 
     def _markdown(self) -> markdown.Markdown:
+        # Extension objects, not names: a name makes Python-Markdown scan every installed
+        # package's entry points first, which costs more than converting a page. The
+        # first seven are "extra", in its order (it would register them by name).
         return markdown.Markdown(
             extensions=[
-                "extra",
-                "sane_lists",
-                "smarty",
-                "toc",
+                FencedCodeExtension(),
+                FootnoteExtension(),
+                AttrListExtension(),
+                DefListExtension(),
+                TableExtension(),
+                AbbrExtension(),
+                MarkdownInHtmlExtension(),
+                SaneListExtension(),
+                SmartyExtension(),
+                TocExtension(permalink=False, toc_depth="2-3"),
                 _ExplainerExtension(self._state),
             ],
-            extension_configs={"toc": {"permalink": False, "toc_depth": "2-3"}},
             output_format="html",
         )
 

@@ -40,7 +40,6 @@ from .shortcut import (
     BuildState,
     ProseRecord,
     Stat,
-    fingerprint,
     prose_record,
     scan,
 )
@@ -302,7 +301,6 @@ class Builder:
         manifest.update({rel: path.stat().st_size for rel, path in result.copies.items()})
         key = (KEY, *self.options.output_key())
         state = BuildState(
-            fingerprint=fingerprint(inputs, key),
             inputs=inputs,
             manifest=manifest,
             diagnostics=[d for d in result.report.diagnostics if not _is_cache(d)],

@@ -55,7 +55,6 @@ class ProseRecord:
 class BuildState:
     """What the last successful build left, for the next process to compare against."""
 
-    fingerprint: str
     inputs: dict[str, Stat]
     manifest: dict[str, int]  # output file -> size
     diagnostics: list[Diagnostic]
@@ -102,7 +101,7 @@ def _without_model(
     if not isinstance(state, BuildState) or not output_intact(options.out, state.manifest):
         return None
     key = (KEY, *options.output_key())
-    if state.fingerprint == fingerprint(inputs, key):
+    if state.inputs == inputs and state.options == repr(key):
         result.unchanged = True
     else:
         spliced = splice_prose(options.root, options.out, state, inputs, key)
@@ -118,40 +117,42 @@ def _without_model(
 
 
 def scan(root: Path, folders: Iterable[str] = (CONTENT, TEMPLATES, STATIC)) -> dict[str, Stat]:
-    """Every input file under `folders`, project-relative, with its size and mtime."""
+    """Every input file under `folders`, project-relative, with its size and mtime.
+
+    Linked folders are followed; a folder reached twice (a link loop) is read once.
+    """
     found: dict[str, Stat] = {}
-    seen: set[str] = set()  # real folders walked: a linked loop is walked once, not forever
+    seen: set[str] = set()
     prefix = len(str(root)) + 1
-    for folder in folders:
-        for dirpath, dirnames, filenames in os.walk(root / folder, followlinks=True):
-            seen.add(os.path.realpath(dirpath))
-            dirnames[:] = [
-                d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) not in seen
-            ]
-            rel = dirpath[prefix:].replace(os.sep, "/")
-            for name in filenames:
-                try:
-                    st = os.stat(os.path.join(dirpath, name))
-                except OSError:
+    todo = [str(root / folder) for folder in folders]
+    while todo:
+        folder = todo.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    todo.append(entry.path)
                     continue
-                found[f"{rel}/{name}"] = (st.st_size, st.st_mtime_ns)
+                st = entry.stat()
+            except OSError:
+                continue
+            found[entry.path[prefix:].replace(os.sep, "/")] = (st.st_size, st.st_mtime_ns)
     return found
-
-
-def fingerprint(inputs: dict[str, Stat], options: object) -> str:
-    """A digest of every input's path, size and mtime, and the options given."""
-    digest = hashlib.blake2b(repr(options).encode(), digest_size=16)
-    for path in sorted(inputs):
-        size, mtime = inputs[path]
-        digest.update(f"{path}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
 
 
 def output_intact(out: Path, manifest: dict[str, int]) -> bool:
     """Whether every output file the last build wrote is still there, at its size."""
+    base = f"{out}{os.sep}"
     for rel, size in manifest.items():
         try:
-            if (out / rel).stat().st_size != size:
+            if os.stat(base + rel).st_size != size:
                 return False
         except OSError:
             return False
@@ -234,7 +235,6 @@ def splice_prose(
     new_inputs = {**state.inputs, path: inputs[path]}
     new_state = replace(
         state,
-        fingerprint=fingerprint(new_inputs, options),
         inputs=new_inputs,
         manifest={**state.manifest, record.output: len(new)},
         prose=prose,
