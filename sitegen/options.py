@@ -46,10 +46,10 @@ class Result:
 
     report: Report = field(default_factory=Report)
     site: Site | None = None
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # when not writing: every output
     copies: dict[str, Path] = field(default_factory=dict)
     rendered: dict[str, Rendered] = field(default_factory=dict)
-    rerendered: tuple[str, ...] = ()  # outputs rendered by this build, not reused
+    rerendered: tuple[str, ...] = ()  # pages rendered by this build, not reused
     pages: int = 0  # pages in the site
     converted: int = 0  # Markdown files converted by this build, not reused
     unchanged: bool = False  # nothing changed since the last build: nothing was done

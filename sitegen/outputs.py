@@ -15,13 +15,15 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any, TypeVar
 
 from . import urls
 from .errors import Location, Report
 from .metadata import headline
 from .model import Country, Measure, Page, Site
+
+T = TypeVar("T")
 
 COUNTRIES_JSON = "data/countries.json"
 MEASURES_CSV = "data/measures.csv"
@@ -112,11 +114,12 @@ def collisions(pages: Iterable[str], outputs: Iterable[str]) -> list[tuple[str, 
 
 
 def merge_outputs(
-    site: Site, files: dict[str, bytes], report: Report, outputs: dict[str, bytes]
-) -> None:
-    """Add the site's other outputs to the rendered pages; report any that would collide."""
+    site: Site, pages: Collection[str], report: Report, outputs: Mapping[str, T]
+) -> dict[str, T]:
+    """The site's other outputs that can go beside the rendered pages; report any that
+    would collide with a page."""
     by_output = {page.output: page for page in site.pages}
-    clashes = collisions(files, outputs)
+    clashes = collisions(pages, outputs)
     for output, path in clashes:
         page = by_output.get(path)
         report.error(
@@ -125,7 +128,7 @@ def merge_outputs(
             "rename or move the page",
         )
     clashing = {output for output, _ in clashes}
-    files.update({path: data for path, data in outputs.items() if path not in clashing})
+    return {path: data for path, data in outputs.items() if path not in clashing}
 
 
 # Downloads ---------------------------------------------------------------------------

@@ -1,34 +1,42 @@
 """Spread Markdown conversion and page rendering over processes (all cores by default).
 
-Workers are forked after the site model is built, so each inherits it (copy-on-write)
-instead of receiving it pickled. Work is cut into chunks in page order and the results
-are put back in that order, so the output is byte-identical to a single-process build.
+Workers are forked after the site model is built, so each inherits it and the Jinja
+environment (copy-on-write) instead of receiving them pickled. Work is cut into chunks in
+page order and the results are put back in that order, so the output is byte-identical
+to a single-process build.
 Where fork is unavailable, or the work is small, everything runs in this process.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+import jinja2
 
 from .errors import Report
 from .load import MarkdownFile
 from .markdown import Document, MarkdownRenderer
-from .model import Page, Site
-from .render import Rendered, make_environment, render_pages
+from .model import Site
+from .render import Rendered, Reusable, in_memory, render_pages
 
 T = TypeVar("T")
 MIN_PER_WORKER = 40  # below this many items per worker, forking costs more than it saves
+MAX_CHUNK = 100
 
 # What forked workers inherit: set just before the pool is created, cleared after.
 _INHERITED: dict[str, Any] = {}
 
 
 def _chunks(items: Sequence[T], jobs: int) -> list[Sequence[T]]:
-    size = max(1, -(-len(items) // (jobs * 4)))
+    """Four chunks per worker, for balance, of at most MAX_CHUNK items: a worker holds a
+    chunk's results until it is done with it, and its memory counts against the build's."""
+    size = min(MAX_CHUNK, max(1, -(-len(items) // (jobs * 4))))
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
@@ -44,27 +52,33 @@ Progress = Callable[[int, int], None]
 
 
 def _map(
-    function: Callable[[Sequence[T]], list[Any]],
+    function: Callable[[Sequence[T]], Any],
     items: Sequence[T],
     jobs: int,
     progress: Progress | None = None,
-) -> list[Any]:
-    """Run `function` over chunks of `items` in forked workers; results in input order."""
+) -> Iterator[Any]:
+    """Yield `function(chunk)` for each chunk of `items`, worked in forked processes;
+    in input order, each as soon as it is done."""
     context = multiprocessing.get_context("fork")
     chunks = _chunks(items, jobs)
     done = 0
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        results: list[Any] = []
-        for chunk, part in zip(chunks, pool.map(function, chunks), strict=True):
-            results.extend(part)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, len(items))
-    return results
+    # Objects made before the fork are frozen out of the garbage collector: a worker's
+    # collections would otherwise write to every one of them and so copy the parent's
+    # whole heap into each worker (copy-on-write), instead of sharing it.
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            for chunk, part in zip(chunks, pool.map(function, chunks), strict=True):
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, len(items))
+                yield part
+    finally:
+        gc.unfreeze()
 
 
 def _convert_chunk(files: Sequence[tuple[str, str, int, str]]) -> list[Document]:
-    renderer = _INHERITED.setdefault("renderer", MarkdownRenderer())
+    renderer: MarkdownRenderer = _INHERITED["renderer"]
     return [renderer.convert(body, path, line, url) for body, path, line, url in files]
 
 
@@ -79,42 +93,79 @@ def convert_documents(
     if not _can_fork(jobs, len(work)):
         return [renderer.convert(*item) for item in work]
     _INHERITED["renderer"] = renderer  # workers convert with its settings (raw_html)
-    return _map(_convert_chunk, work, jobs, progress)
+    try:
+        return [
+            document for part in _map(_convert_chunk, work, jobs, progress) for document in part
+        ]
+    finally:
+        _INHERITED.pop("renderer", None)
 
 
-def _render_chunk(urls: Sequence[str]) -> list[tuple[dict[str, Rendered], Report]]:
-    site: Site = _INHERITED["site"]
-    templates: Path = _INHERITED["templates"]
-    env = _INHERITED.setdefault("env", make_environment(templates))
+@dataclass(frozen=True)
+class RenderJob:
+    """Everything rendering the pages needs; forked workers inherit it."""
+
+    site: Site
+    env: jinja2.Environment
+    templates: Path
+    previous: Mapping[str, Rendered]  # earlier renderings, reused where up to date
+    build: str
+    reusable: Reusable = in_memory
+
+
+def _render(job: RenderJob, outputs: Sequence[str]) -> tuple[dict[str, Rendered], Report]:
     report = Report()
     rendered = render_pages(
-        site, env, templates, report, _INHERITED["previous"], set(urls), _INHERITED["build"]
+        job.site,
+        job.env,
+        job.templates,
+        report,
+        job.previous,
+        set(outputs),
+        job.build,
+        job.reusable,
     )
-    return [(rendered, report)]
+    return rendered, report
+
+
+def _render_chunk(outputs: Sequence[str]) -> tuple[dict[str, Rendered], Report]:
+    return _render(_INHERITED["job"], outputs)
 
 
 def render_all(
-    site: Site,
-    templates: Path,
+    job: RenderJob,
     report: Report,
-    previous: dict[str, Rendered],
     jobs: int,
-    render_serial: Callable[[], dict[str, Rendered]],
+    consume: Callable[[Rendered], Rendered] | None = None,
     progress: Progress | None = None,
-    build: str = "",
 ) -> dict[str, Rendered]:
-    """Render every page, in parallel when it pays; same bytes and order as serial."""
-    pages: list[Page] = list(site.pages)
-    if not _can_fork(jobs, len(pages)):
-        return render_serial()
-    _INHERITED.update(site=site, templates=templates, previous=previous, build=build)
-    try:
-        parts = _map(_render_chunk, [p.output for p in pages], jobs, progress)
-    finally:
-        for key in ("site", "templates", "previous", "build"):
-            _INHERITED.pop(key, None)
-    by_output: dict[str, Rendered] = {}
-    for rendered, part_report in parts:
-        by_output.update(rendered)
+    """Render every page, in parallel when it pays; same bytes and order as serial.
+
+    Each chunk's renderings pass through `consume` as soon as the chunk is done (a build
+    that writes puts them in the output folder and keeps them without their bodies), so
+    the whole site's output is never held at once.
+    """
+    outputs = [page.output for page in job.site.pages]
+    found: dict[str, Rendered] = {}
+
+    def collect(part: tuple[dict[str, Rendered], Report]) -> None:
+        rendered, part_report = part
         report.diagnostics.extend(part_report.diagnostics)
-    return {p.output: by_output[p.output] for p in pages if p.output in by_output}
+        for output, rendering in rendered.items():
+            found[output] = consume(rendering) if consume else rendering
+
+    if _can_fork(jobs, len(outputs)):
+        _INHERITED["job"] = job
+        try:
+            for part in _map(_render_chunk, outputs, jobs, progress):
+                collect(part)
+        finally:
+            _INHERITED.pop("job", None)
+    else:
+        done = 0
+        for chunk in _chunks(outputs, 1):
+            collect(_render(job, chunk))
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(outputs))
+    return {output: found[output] for output in outputs if output in found}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Collection
 from pathlib import Path
 from types import MappingProxyType
 
@@ -31,7 +32,7 @@ from .markdown import Document, MarkdownRenderer, source_key
 from .model import Page, Site
 from .options import Options, Result
 from .outputs import generators, merge_outputs, path_clashes
-from .parallel import Progress, convert_documents, render_all
+from .parallel import Progress, RenderJob, convert_documents, render_all
 from .quotes import check_quotations, find_quotations, site_quotations
 from .render import Rendered, make_environment, render_generated, render_pages
 from .sanitise import DEFAULT_MODE
@@ -43,7 +44,7 @@ from .shortcut import (
     prose_record,
     scan,
 )
-from .write import refuse_output, write_site
+from .write import OutputFolder, refuse_output
 
 
 class DocumentCache:
@@ -108,8 +109,9 @@ def build_model(
     return None if report.errors else site
 
 
-def static_copies(project: Project, files: dict[str, bytes], report: Report) -> dict[str, Path]:
-    """Static files keep their path under static/; they may not shadow a page."""
+def static_copies(project: Project, files: Collection[str], report: Report) -> dict[str, Path]:
+    """Static files keep their path under static/; they may not shadow a page or any
+    other output (`files`: the site's own outputs)."""
     copies = {}
     statics = set(project.static_files)
     clashing: dict[str, str] = {}  # a static file that would have to be a folder, or the reverse
@@ -152,8 +154,18 @@ class Builder:
         self.documents = DocumentCache(options.jobs, _stage(options, "converting Markdown"))
         self.disk = DiskCache(options.root) if options.cache else None
         self.env = make_environment(options.root / TEMPLATES)
+        self._templates_seen: dict[str, Stat] | None = None  # template files, as last built
         self.rendered: dict[str, Rendered] = {}
+        self.written: dict[str, Stat] | None = None  # output files as the last build left them
         self._last: tuple[Project, Result] | None = None
+
+    def _fresh_templates(self) -> None:
+        """Forget compiled templates when a template file changed since the last build."""
+        seen = scan(self.options.root, (TEMPLATES,))
+        if seen != self._templates_seen:
+            if self.env.cache is not None:
+                self.env.cache.clear()
+            self._templates_seen = seen
 
     def forget(self, paths: list[str]) -> None:
         """Drop cached parses of files a watcher reported changed (project-relative)."""
@@ -167,6 +179,7 @@ class Builder:
 
         `inputs`: the scan of the input files, when the caller has made it already.
         """
+        self._fresh_templates()
         if changed is not None and self._last is not None and not self.options.write:
             fast = self._prose_edit(changed)
             if fast is not None:
@@ -224,7 +237,9 @@ class Builder:
             return None  # let the full build report everything in order
         result.rendered = {**self.rendered, **rendered}
         result.rerendered = tuple(o for o, r in rendered.items() if r.build == build)
-        result.files = {**last.files, page.output: rendered[page.output].body}
+        body = rendered[page.output].body
+        assert body is not None  # the preview renders into memory
+        result.files = {**last.files, page.output: body}
         result.copies = last.copies
         new_project = dataclasses.replace(
             project, pages=tuple(new_file if f is old_file else f for f in project.pages)
@@ -234,7 +249,7 @@ class Builder:
         return result
 
     def _full_build(self, inputs: dict[str, Stat] | None) -> Result:
-        """Run the whole build; write the output only if every stage succeeded."""
+        """Run the whole build; the output folder is swapped in only if every stage succeeded."""
         options = self.options
         result = Result()
         report = result.report
@@ -253,37 +268,67 @@ class Builder:
             return result
         result.site = site
         result.pages = len(site.pages)
-        templates = options.root / TEMPLATES
-        build = _build_id()
-        result.rendered = render_all(
-            site,
-            templates,
-            report,
-            self.rendered,
-            options.jobs,
-            lambda: render_pages(site, self.env, templates, report, self.rendered, None, build),
-            _stage(options, "rendering pages"),
-            build,
-        )
-        result.rerendered = tuple(o for o, r in result.rendered.items() if r.build == build)
-        result.files = {output: r.body for output, r in result.rendered.items()}
-        generated = render_generated(site, generators(), self.rendered, build)
-        merge_outputs(site, result.files, report, {o: r.body for o, r in generated.items()})
-        result.rendered.update(generated)
-        if options.write and not report.errors:
-            result.files.update(search_index(site, result.files, report))
-        result.copies = static_copies(project, result.files, report)
-        if options.strict:
-            _warnings_to_errors(report)
-        if report.errors:
-            return result
-        self.rendered = result.rendered
-        self._last = (project, result)
-        if options.write:
-            write_site(options.out, result.files, result.copies)
+        folder = OutputFolder(options.out) if options.write else None
+        try:
+            self._render(project, site, result, folder)
+            if options.strict:
+                _warnings_to_errors(report)
+            if report.errors:
+                return result
+            self.rendered = result.rendered
+            self._last = (project, result)
+            if folder is not None:
+                for rel, source in sorted(result.copies.items()):
+                    folder.copy(rel, source)
+                self.written = folder.stats()
+                folder.commit()
+                folder = None
+        finally:
+            if folder is not None:
+                folder.discard()
         if self.disk is not None and inputs is not None:
             self._save_disk_cache(inputs, project, result)
         return result
+
+    def _render(
+        self, project: Project, site: Site, result: Result, folder: OutputFolder | None
+    ) -> None:
+        """Render the pages and the other outputs, into `folder` or, without one, into
+        `result.files`; reuse every earlier rendering that is still up to date."""
+        report, build = result.report, _build_id()
+        written = self.written or {}
+
+        def reusable(rendering: Rendered) -> bool:
+            if rendering.body is not None:
+                return True
+            was = written.get(rendering.output)
+            return folder is not None and folder.unchanged(rendering.output, was)
+
+        def put(rendering: Rendered) -> Rendered:
+            """Into the new folder, and kept without its body."""
+            assert folder is not None
+            if rendering.body is None:
+                folder.keep(rendering.output)
+                return rendering
+            folder.write(rendering.output, rendering.body)
+            return dataclasses.replace(rendering, body=None)
+
+        keep = put if folder is not None else None
+        templates = self.options.root / TEMPLATES
+        job = RenderJob(site, self.env, templates, self.rendered, build, reusable)
+        pages = render_all(job, report, self.options.jobs, keep, _stage(self.options, "rendering"))
+        generated = render_generated(site, generators(), self.rendered, build, reusable)
+        generated = merge_outputs(site, pages.keys(), report, generated)
+        result.rendered = {**pages, **{o: keep(r) if keep else r for o, r in generated.items()}}
+        result.rerendered = tuple(o for o, r in pages.items() if r.build == build)
+        bundle: dict[str, bytes] = {}
+        if folder is None:
+            result.files = {o: r.body for o, r in result.rendered.items() if r.body is not None}
+        elif not report.errors:
+            bundle = search_index(site, folder.view(), report)
+            for rel, data in bundle.items():
+                folder.write(rel, data)
+        result.copies = static_copies(project, result.rendered.keys() | bundle.keys(), report)
 
     def _load_disk_cache(self, report: Report) -> None:
         """Fill empty in-memory caches from .cache/ (the first build of a process)."""
@@ -292,17 +337,18 @@ class Builder:
             self.documents.by_source = self.disk.load("documents", report) or {}
         if not self.rendered:
             self.rendered = self.disk.load("rendered", report) or {}
+        if self.written is None:
+            state = self.disk.load("state", report)
+            self.written = state.manifest if isinstance(state, BuildState) else {}
 
     def _save_disk_cache(self, inputs: dict[str, Stat], project: Project, result: Result) -> None:
         assert self.disk is not None and result.site is not None
         self.disk.save("documents", self.documents.by_source)
         self.disk.save("rendered", result.rendered)
-        manifest = {rel: len(body) for rel, body in result.files.items()}
-        manifest.update({rel: path.stat().st_size for rel, path in result.copies.items()})
         key = (KEY, *self.options.output_key())
         state = BuildState(
             inputs=inputs,
-            manifest=manifest,
+            manifest=self.written or {},
             diagnostics=[d for d in result.report.diagnostics if not _is_cache(d)],
             pages=result.pages,
             options=repr(key),
@@ -332,7 +378,7 @@ def _prose_records(
             continue  # a draft left out, or a file more than one page reads
         page, done = pages[0], rendered.get(pages[0].output)
         if page.document is not None and done is not None and done.slot is not None:
-            record = prose_record(file, page.document, page.output, done.body, done.slot)
+            record = prose_record(file, page.document, page.output, done.checksum, done.slot)
             records[file.path] = record
     return records
 
@@ -361,6 +407,14 @@ def _warnings_to_errors(report: Report) -> None:
         report.error(warning.location, warning.message, warning.hint)
 
 
-def run(options: Options, inputs: dict[str, Stat] | None = None) -> Result:
-    """One full build (shortcut.run tries the shortcuts first)."""
-    return Builder(options).build(inputs=inputs)
+def run(
+    options: Options,
+    inputs: dict[str, Stat] | None = None,
+    written: dict[str, Stat] | None = None,
+) -> Result:
+    """One full build (shortcut.run tries the shortcuts first, and passes on the scan of
+    the inputs and the last build's output files, which it has read already)."""
+    builder = Builder(options)
+    if written is not None:
+        builder.written = written
+    return builder.build(inputs=inputs)

@@ -31,6 +31,7 @@ from .schema import (
     VENDORS,
 )
 from .visuals import status_map, timeline_chart
+from .write import checksum
 
 # Where a template places `{{ body }}`; the page's HTML replaces it after rendering. It
 # holds NUL characters, which no content can hold: the loader refuses files with them.
@@ -38,9 +39,15 @@ BODY_SLOT = "\x00sitegen:body\x00"
 
 
 def make_environment(templates: Path) -> jinja2.Environment:
-    """A Jinja environment that escapes everything and fails on undefined names."""
+    """A Jinja environment that escapes everything and fails on undefined names.
+
+    Templates are compiled once and not checked for changes on each use (that costs a
+    stat per template per page); a long-lived caller clears `env.cache` when a template
+    file changes (pipeline.Builder does).
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates),
+        auto_reload=False,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -115,13 +122,34 @@ def _template_location(exc: BaseException, templates: Path) -> Location | None:
 
 @dataclass(frozen=True)
 class Rendered:
-    """One rendered page and what it read, so a later build can tell if it is stale."""
+    """One rendered output and what it read, so a later build can tell if it is stale."""
 
     output: str
-    body: bytes
+    body: bytes | None  # None once written out: a build that writes keeps no bodies
     read: Mapping[Key, str]
     build: str = ""  # the build that rendered it: reused renderings keep an older one
     slot: tuple[int, int] | None = None  # byte offset and length of the page's HTML body
+    checksum: str = ""  # digest of the body, which the prose shortcut checks the file against
+
+
+def _made(
+    output: str,
+    body: bytes,
+    read: Mapping[Key, str],
+    build: str,
+    slot: tuple[int, int] | None = None,
+) -> Rendered:
+    return Rendered(output, body, read, build, slot, checksum(body))
+
+
+def in_memory(rendered: Rendered) -> bool:
+    """Reuse a rendering that still has its body: the default, when nothing is written."""
+    return rendered.body is not None
+
+
+# Whether an up-to-date earlier rendering can stand in for rendering again (its body is
+# in memory, or its file in the old output folder is as that build left it)
+Reusable = Callable[[Rendered], bool]
 
 
 class TemplateSources:
@@ -159,10 +187,12 @@ def render_pages(
     previous: Mapping[str, Rendered] | None = None,
     only: set[str] | None = None,
     build: str = "",
+    reusable: Reusable = in_memory,
 ) -> dict[str, Rendered]:
     """Render each page, reusing a previous rendering whose inputs did not change.
 
     With `only`, render just those outputs (the caller knows nothing else changed).
+    A previous rendering is reused only if `reusable` says it can stand in.
 
     Every template error is reported with its template file and line and the page.
     """
@@ -173,7 +203,7 @@ def render_pages(
     pages = site.pages if only is None else [site.page_by_url[u] for u in _urls(site, only)]
     for page in pages:
         before = previous.get(page.output)
-        if before is not None and not is_stale(before.read, values):
+        if before is not None and not is_stale(before.read, values) and reusable(before):
             rendered[page.output] = before
             continue
         recorder = Recorder(values)
@@ -183,7 +213,7 @@ def render_pages(
         html = _render_one(page, RecordingSite(site, recorder), env, templates, report)
         if html is not None:
             body, slot = fill_body(html, page.document.html if page.document else "")
-            rendered[page.output] = Rendered(page.output, body, dict(recorder.read), build, slot)
+            rendered[page.output] = _made(page.output, body, dict(recorder.read), build, slot)
     return rendered
 
 
@@ -196,6 +226,7 @@ def render_generated(
     generators: Mapping[str, Callable[[Any], bytes]],
     previous: Mapping[str, Rendered] | None = None,
     build: str = "",
+    reusable: Reusable = in_memory,
 ) -> dict[str, Rendered]:
     """Produce the non-page outputs (data, feed, sitemap), reusing those not affected."""
     previous = previous or {}
@@ -203,12 +234,12 @@ def render_generated(
     generated: dict[str, Rendered] = {}
     for output, generate in generators.items():
         before = previous.get(output)
-        if before is not None and not is_stale(before.read, values):
+        if before is not None and not is_stale(before.read, values) and reusable(before):
             generated[output] = before
             continue
         recorder = Recorder(values)
         body = generate(RecordingSite(site, recorder))
-        generated[output] = Rendered(output, body, dict(recorder.read), build)
+        generated[output] = _made(output, body, dict(recorder.read), build)
     return generated
 
 

@@ -33,9 +33,7 @@ from .load import CONTENT, STATIC, TEMPLATES, FileCache, MarkdownFile, load_page
 from .markdown import Document, MarkdownRenderer
 from .options import Options, Result
 from .quotes import find_quotations
-from .write import refuse_output, safe_target
-
-Stat = tuple[int, int]  # size in bytes, modification time in ns
+from .write import Stat, checksum, refuse_output, safe_target
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ class BuildState:
     """What the last successful build left, for the next process to compare against."""
 
     inputs: dict[str, Stat]
-    manifest: dict[str, int]  # output file -> size
+    manifest: dict[str, Stat]  # output file -> size and mtime, as the build left it
     diagnostics: list[Diagnostic]
     pages: int
     options: str  # the build options that change the output, as text
@@ -75,30 +73,36 @@ class Spliced:
 
 def run(options: Options) -> Result:
     """One build as the command line runs it: a shortcut when one applies, else in full."""
-    inputs = None
+    inputs = state = None
     found = Report()  # what the attempt found (a damaged state file), kept either way
     if options.cache and options.write:
         if reason := refuse_output(options.out, options.root):
             found.error(Location(str(options.out)), reason, "choose another --out folder")
             return Result(report=found)
         inputs = scan(options.root)
-        done = _without_model(options, DiskCache(options.root), inputs, found)
+        disk = DiskCache(options.root)
+        state = disk.load("state", found)
+        state = state if isinstance(state, BuildState) else None
+        done = _without_model(options, disk, state, inputs, found)
         if done is not None:
             return done
     from .pipeline import run as full_build  # imported only now: see the module's docstring
 
-    result = full_build(options, inputs)
+    result = full_build(options, inputs, state.manifest if state else {})
     result.report.diagnostics[:0] = found.diagnostics
     return result
 
 
 def _without_model(
-    options: Options, disk: DiskCache, inputs: dict[str, Stat], found: Report
+    options: Options,
+    disk: DiskCache,
+    state: BuildState | None,
+    inputs: dict[str, Stat],
+    found: Report,
 ) -> Result | None:
     """The result of a shortcut, or None when the build needs the whole pipeline."""
-    state = disk.load("state", found)
     result = Result(report=found)
-    if not isinstance(state, BuildState) or not output_intact(options.out, state.manifest):
+    if state is None or not output_intact(options.out, state.manifest):
         return None
     key = (KEY, *options.output_key())
     if state.inputs == inputs and state.options == repr(key):
@@ -147,14 +151,15 @@ def scan(root: Path, folders: Iterable[str] = (CONTENT, TEMPLATES, STATIC)) -> d
     return found
 
 
-def output_intact(out: Path, manifest: dict[str, int]) -> bool:
-    """Whether every output file the last build wrote is still there, at its size."""
+def output_intact(out: Path, manifest: dict[str, Stat]) -> bool:
+    """Whether every output file the last build wrote is still as it left it."""
     base = f"{out}{os.sep}"
-    for rel, size in manifest.items():
+    for rel, (size, mtime) in manifest.items():
         try:
-            if os.stat(base + rel).st_size != size:
-                return False
+            st = os.stat(base + rel)
         except OSError:
+            return False
+        if st.st_size != size or st.st_mtime_ns != mtime:
             return False
     return True
 
@@ -164,19 +169,16 @@ def changed_inputs(before: dict[str, Stat], now: dict[str, Stat]) -> list[str]:
     return sorted(p for p in before.keys() | now.keys() if before.get(p) != now.get(p))
 
 
-def checksum(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
 def _digest(value: object) -> str:
     """For front matter, shapes and quotations: plain data whose repr is canonical."""
     return hashlib.blake2b(repr(value).encode(), digest_size=16).hexdigest()
 
 
 def prose_record(
-    file: MarkdownFile, document: Document, output: str, body: bytes, slot: tuple[int, int]
+    file: MarkdownFile, document: Document, output: str, digest: str, slot: tuple[int, int]
 ) -> ProseRecord:
-    """What the next build checks before splicing new prose from `file` into `output`."""
+    """What the next build checks before splicing new prose from `file` into `output`
+    (`digest`: the output's checksum; `slot`: where the body sits in it)."""
     offset, length = slot
     return ProseRecord(
         output=output,
@@ -185,7 +187,7 @@ def prose_record(
         quotes=_quotes(file),
         offset=offset,
         length=length,
-        checksum=checksum(body),
+        checksum=digest,
     )
 
 
@@ -230,13 +232,14 @@ def splice_prose(
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.write_bytes(new)
     os.replace(tmp, target)  # the reader sees the old page or the new, never half
+    st = os.stat(target)
     prose = dict(state.prose)
     prose[path] = replace(record, length=len(html), checksum=checksum(new))
     new_inputs = {**state.inputs, path: inputs[path]}
     new_state = replace(
         state,
         inputs=new_inputs,
-        manifest={**state.manifest, record.output: len(new)},
+        manifest={**state.manifest, record.output: (st.st_size, st.st_mtime_ns)},
         prose=prose,
     )
     return Spliced(path, record.output, new_state)

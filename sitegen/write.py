@@ -7,9 +7,10 @@ existing folder this tool did not make.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 MARKER = ".sitegen-output"
@@ -39,39 +40,121 @@ def safe_target(base: Path, rel: str) -> Path:
     return base.joinpath(*pure.parts)
 
 
+Stat = tuple[int, int]  # size in bytes, modification time in ns
+
+
+def checksum(data: bytes) -> str:
+    """A digest of an output file's bytes."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class OutputFolder:
+    """The next output folder: made beside the old one, filled, and swapped in whole.
+
+    Files are written as soon as they are ready, so a build need not hold its output in
+    memory. An output that has not changed since the last build is hard-linked from the
+    old folder instead of written (`keep`), but only if that file is still as the last
+    build left it (same size and modification time); otherwise it is rendered again.
+    If anything fails, `discard` removes the new folder and the old one is untouched.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out.resolve()
+        self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
+        self._old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
+        for leftover in (self.tmp, self._old):
+            if leftover.exists():
+                shutil.rmtree(leftover)
+        self.tmp.mkdir(parents=True)
+        self._made: set[str] = {""}  # folders made so far: one mkdir each, not one per file
+        self.names: list[str] = []  # every file put in, in order
+        self.write(MARKER, b"made by sitegen; replaced whole on every build\n")
+
+    def _target(self, rel: str) -> Path:
+        target = safe_target(self.tmp, rel)
+        folder = rel.rpartition("/")[0]
+        if folder not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+        self.names.append(rel)
+        return target
+
+    def write(self, rel: str, data: bytes) -> None:
+        with open(self._target(rel), "wb") as file:
+            file.write(data)
+
+    def copy(self, rel: str, source: Path) -> None:
+        shutil.copyfile(source, self._target(rel))
+
+    def unchanged(self, rel: str, was: Stat | None) -> bool:
+        """Whether the old folder's `rel` is still as the last build wrote it (`was`)."""
+        if was is None:
+            return False
+        try:
+            st = os.stat(safe_target(self.out, rel))
+        except OSError:
+            return False
+        return (st.st_size, st.st_mtime_ns) == was
+
+    def keep(self, rel: str) -> None:
+        """Put the old folder's `rel` in the new one, as a hard link where possible."""
+        old = safe_target(self.out, rel)
+        try:
+            os.link(old, self._target(rel))
+        except OSError:  # another file system, or links unsupported: copy it, with its mtime
+            shutil.copy2(old, safe_target(self.tmp, rel))
+
+    def view(self) -> Mapping[str, bytes]:
+        """The files put in so far, read back on demand (the search index reads pages)."""
+        return _Written(self)
+
+    def stats(self) -> dict[str, Stat]:
+        """The size and mtime of every file put in (they survive the swap)."""
+        found = {}
+        for rel in self.names:
+            st = os.stat(safe_target(self.tmp, rel))
+            found[rel] = (st.st_size, st.st_mtime_ns)
+        return found
+
+    def commit(self) -> None:
+        """Swap the new folder in for the old one."""
+        if self.out.exists():
+            self.out.rename(self._old)
+            self.tmp.rename(self.out)
+            shutil.rmtree(self._old)
+        else:
+            self.tmp.rename(self.out)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def write_site(out: Path, files: Mapping[str, bytes], copies: Mapping[str, Path]) -> None:
     """Write `files` (output path -> bytes) and `copies` (output path -> source file)."""
-    out = out.resolve()
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    for leftover in (tmp, old):
-        if leftover.exists():
-            shutil.rmtree(leftover)
-    tmp.mkdir(parents=True)
+    folder = OutputFolder(out)
     try:
-        (tmp / MARKER).write_bytes(b"made by sitegen; replaced whole on every build\n")
-        made: set[Path] = {tmp}  # folders made so far: one mkdir each, not one per file
         for rel in sorted(files):
-            target = safe_target(tmp, rel)
-            _make_parent(target, made)
-            with open(target, "wb") as file:
-                file.write(files[rel])
+            folder.write(rel, files[rel])
         for rel in sorted(copies):
-            target = safe_target(tmp, rel)
-            _make_parent(target, made)
-            shutil.copyfile(copies[rel], target)
+            folder.copy(rel, copies[rel])
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        folder.discard()
         raise
-    if out.exists():
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(out)
+    folder.commit()
 
 
-def _make_parent(target: Path, made: set[Path]) -> None:
-    if target.parent not in made:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        made.add(target.parent)
+class _Written(Mapping[str, bytes]):
+    def __init__(self, folder: OutputFolder) -> None:
+        self._folder = folder
+        self._names = set(folder.names)
+
+    def __getitem__(self, rel: str) -> bytes:
+        if rel not in self._names:
+            raise KeyError(rel)
+        return safe_target(self._folder.tmp, rel).read_bytes()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._folder.names)
+
+    def __len__(self) -> int:
+        return len(self._names)

@@ -151,6 +151,11 @@ def _add_prose(root: Path, name: str = "page-00007.md") -> None:
     page.write_text(page.read_text() + "\nA closing sentence, *added* by the writer.\n")
 
 
+def _spoil(output: Path) -> None:
+    """Edit an output file by hand: the same size, other bytes."""
+    output.write_bytes(output.read_bytes().replace(b"<main", b"<MAIN", 1))
+
+
 def _fresh_tree(root: Path, tmp_path: Path) -> dict[str, bytes]:
     """What a cold build of the same content writes, with no cache at all."""
     fresh = tmp_path / "fresh"
@@ -222,9 +227,7 @@ def test_output_changed_by_hand_is_not_spliced_into(
     built: tuple[Path, Path], tmp_path: Path
 ) -> None:
     root, out = built
-    written = out / "pages/page-00007/index.html"
-    data = written.read_bytes()
-    written.write_bytes(data.replace(b"<main", b"<MAIN", 1))  # same size, other bytes
+    _spoil(out / "pages/page-00007/index.html")
     _add_prose(root)
     result = build(root, out, cache=True)
     assert result.site is not None, "a changed output must be written afresh"
@@ -250,3 +253,42 @@ def test_site_with_search_takes_the_full_build_so_its_index_is_current(tmp_path:
     fragments = b"".join(p.read_bytes() for p in (out / "pagefind").rglob("*.pf_fragment"))
     assert fragments, "the search index should have been written"
     assert tree(out).keys() == _fresh_tree(root, tmp_path).keys()
+
+
+def _inodes(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_ino for p in folder.rglob("*.html")}
+
+
+def test_unchanged_outputs_are_linked_from_the_old_folder(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, out = built
+    before = _inodes(out)
+    _edit(root / "content/pages/page-00007.md", "## Section 1", "## Section One")
+    result = build(root, out, cache=True)
+    after = _inodes(out)
+    assert result.rerendered == ("pages/page-00007/index.html",)
+    rewritten = {rel for rel in after if after[rel] != before.get(rel)}
+    assert rewritten == {"pages/page-00007/index.html"}
+    assert tree(out) == _fresh_tree(root, tmp_path)
+
+
+def test_output_edited_by_hand_is_rendered_again_not_kept(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, out = built
+    _spoil(out / "pages/page-00003/index.html")
+    (root / "content/sources.yaml").touch()  # something changed: a full build
+    result = build(root, out, cache=True)
+    assert "pages/page-00003/index.html" in result.rerendered
+    assert tree(out) == _fresh_tree(root, tmp_path)
+
+
+def test_output_folder_deleted_is_rendered_whole_again(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, out = built
+    shutil.rmtree(out)
+    result = build(root, out, cache=True)
+    assert len(result.rerendered) == result.pages
+    assert tree(out) == _fresh_tree(root, tmp_path)
