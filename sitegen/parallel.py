@@ -23,7 +23,7 @@ from .errors import Report
 from .load import MarkdownFile
 from .markdown import Document, MarkdownRenderer
 from .model import Site
-from .render import Rendered, Reusable, in_memory, render_pages
+from .render import PageReads, Rendered, Reusable, in_memory, render_pages
 
 T = TypeVar("T")
 MIN_PER_WORKER = 40  # below this many items per worker, forking costs more than it saves
@@ -113,7 +113,14 @@ class RenderJob:
     reusable: Reusable = in_memory
 
 
+# This process's digests for the build being rendered: kept across its chunks
+_READS: dict[str, PageReads] = {}
+
+
 def _render(job: RenderJob, outputs: Sequence[str]) -> tuple[dict[str, Rendered], Report]:
+    if job.build not in _READS:
+        _READS.clear()  # another build's: its site is gone
+        _READS[job.build] = PageReads(job.site, job.env)
     report = Report()
     rendered = render_pages(
         job.site,
@@ -124,6 +131,7 @@ def _render(job: RenderJob, outputs: Sequence[str]) -> tuple[dict[str, Rendered]
         set(outputs),
         job.build,
         job.reusable,
+        _READS[job.build],
     )
     return rendered, report
 

@@ -179,6 +179,15 @@ class TemplateSources:
         return self._closures[name]
 
 
+class PageReads:
+    """What a build's pages read, each digested once however many pages read it: the
+    templates (sources and closures) and the site's values."""
+
+    def __init__(self, site: Site, env: jinja2.Environment) -> None:
+        self.templates = TemplateSources(env)
+        self.values = Values(site, site.page_by_url, self.templates.source)
+
+
 def render_pages(
     site: Site,
     env: jinja2.Environment,
@@ -188,17 +197,19 @@ def render_pages(
     only: set[str] | None = None,
     build: str = "",
     reusable: Reusable = in_memory,
+    reads: PageReads | None = None,
 ) -> dict[str, Rendered]:
     """Render each page, reusing a previous rendering whose inputs did not change.
 
     With `only`, render just those outputs (the caller knows nothing else changed).
-    A previous rendering is reused only if `reusable` says it can stand in.
+    A previous rendering is reused only if `reusable` says it can stand in. `reads`: the
+    build's digests so far, when the caller renders the pages in several calls.
 
     Every template error is reported with its template file and line and the page.
     """
     previous = previous or {}
-    templates_read = TemplateSources(env)
-    values = Values(site, site.page_by_url, templates_read.source)
+    reads = reads or PageReads(site, env)
+    templates_read, values = reads.templates, reads.values
     rendered: dict[str, Rendered] = {}
     pages = site.pages if only is None else [site.page_by_url[u] for u in _urls(site, only)]
     for page in pages:
