@@ -10,12 +10,13 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import urls
-from .errors import Location, Report
+from .errors import Diagnostic, Location, Report
 from .yamldoc import YamlDoc, parse_yaml
 
 CONTENT, TEMPLATES, STATIC = "content", "templates", "static"
@@ -274,24 +275,58 @@ def _linked_folder(root: Path, path: Path, seen: set[Path], report: Report) -> b
     return True
 
 
-def _parse(
-    root: Path, rel: str, report: Report, cache: FileCache | None
-) -> MarkdownFile | YamlDoc | None:
-    """Read and parse one content file, or take it from the cache if it did not change."""
-    key = FileCache.key(root / rel) if cache is not None else None
-    if cache is not None and (cached := cache.get(rel, key)) is not None:
-        return cached
+Parsed = MarkdownFile | YamlDoc | None
+# Parses project files, (parsed, what it found) for each, in order: one by one or spread
+# over processes (parallel.parse_files)
+ParseMany = Callable[[Path, list[str]], list[tuple[Parsed, list[Diagnostic]]]]
+
+
+def parse_file(root: Path, rel: str) -> tuple[Parsed, list[Diagnostic]]:
+    """Read and parse one content file; what is wrong with it is returned, as data."""
+    report = Report()
     text = read_text(root, rel, report)
-    if text is None:
-        return None
-    parsed: MarkdownFile | YamlDoc | None
-    if rel.endswith(".md"):
+    parsed: Parsed = None
+    if text is not None and rel.endswith(".md"):
         parsed = split_front_matter(text, rel, report)
-    else:
+    elif text is not None:
         parsed = parse_yaml(text, rel, report)
-    if parsed is not None and cache is not None:
-        cache.put(rel, key, parsed)
-    return parsed
+    return parsed, report.diagnostics
+
+
+def parse_files(root: Path, rels: list[str]) -> list[tuple[Parsed, list[Diagnostic]]]:
+    return [parse_file(root, rel) for rel in rels]
+
+
+def _parse_all(
+    root: Path, rels: list[str], report: Report, cache: FileCache | None, parse_many: ParseMany
+) -> dict[str, Parsed]:
+    """Parse `rels`, taking from the cache each file that did not change since."""
+    keys = {rel: FileCache.key(root / rel) for rel in rels} if cache is not None else {}
+    found: dict[str, Parsed] = {}
+    for rel in rels:
+        if cache is not None and (cached := cache.get(rel, keys[rel])) is not None:
+            found[rel] = cached
+    missing = [rel for rel in rels if rel not in found]
+    for rel, (parsed, diagnostics) in zip(missing, parse_many(root, missing), strict=True):
+        report.diagnostics.extend(diagnostics)
+        found[rel] = parsed
+        if parsed is not None and cache is not None:
+            cache.put(rel, keys[rel], parsed)
+    return found
+
+
+def _parse(root: Path, rel: str, report: Report, cache: FileCache | None) -> Parsed:
+    """Read and parse one content file, or take it from the cache if it did not change."""
+    return _parse_all(root, [rel], report, cache, parse_files)[rel]
+
+
+def _wanted(inner: str) -> bool:
+    """Whether a file under content/ (path inside it) is one the site is made of."""
+    if inner.endswith(".md"):
+        return all(_URL_SAFE.fullmatch(part) for part in inner.removesuffix(".md").split("/"))
+    return inner in ("site.yaml", "sources.yaml") or (
+        inner.startswith("countries/") and inner.count("/") == 1 and inner.endswith(".yaml")
+    )
 
 
 def load_page(root: Path, rel: str, report: Report, cache: FileCache) -> MarkdownFile | None:
@@ -301,14 +336,22 @@ def load_page(root: Path, rel: str, report: Report, cache: FileCache) -> Markdow
     return page if isinstance(page, MarkdownFile) else None
 
 
-def load_project(root: Path, report: Report, cache: FileCache | None = None) -> Project:
+def load_project(
+    root: Path,
+    report: Report,
+    cache: FileCache | None = None,
+    parse_many: ParseMany = parse_files,
+) -> Project:
     """Read every input file; report what cannot be read or parsed."""
     settings = sources = None
     countries: list[YamlDoc] = []
     pages: list[MarkdownFile] = []
     if not (root / CONTENT).is_dir():
         report.error(Location(CONTENT), "no content folder", f"create {root / CONTENT}")
-    for rel in _walk(root, CONTENT, report):
+    content = _walk(root, CONTENT, report)
+    wanted = [rel for rel in content if _wanted(rel[len(CONTENT) + 1 :])]
+    parsed = _parse_all(root, wanted, report, cache, parse_many)
+    for rel in content:
         inner = rel[len(CONTENT) + 1 :]
         if inner.endswith(".md") and not all(
             _URL_SAFE.fullmatch(part) for part in inner.removesuffix(".md").split("/")
@@ -320,13 +363,11 @@ def load_project(root: Path, report: Report, cache: FileCache | None = None) -> 
                 "underscores and dots only, like new-page.md",
             )
         elif inner.endswith(".md"):
-            page = _parse(root, rel, report, cache)
+            page = parsed[rel]
             if isinstance(page, MarkdownFile):
                 pages.append(page)
-        elif inner in ("site.yaml", "sources.yaml") or (
-            inner.startswith("countries/") and inner.count("/") == 1 and inner.endswith(".yaml")
-        ):
-            doc = _parse(root, rel, report, cache)
+        elif _wanted(inner):
+            doc = parsed[rel]
             if not isinstance(doc, YamlDoc):
                 continue
             if inner == "site.yaml":

@@ -1,4 +1,4 @@
-"""Spread Markdown conversion and page rendering over processes (all cores by default).
+"""Spread parsing, Markdown conversion and page rendering over processes (all cores).
 
 Workers are forked after the site model is built, so each inherits it and the Jinja
 environment (copy-on-write) instead of receiving them pickled. Work is cut into chunks in
@@ -10,7 +10,9 @@ Where fork is unavailable, or the work is small, everything runs in this process
 from __future__ import annotations
 
 import gc
+import itertools
 import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -19,8 +21,8 @@ from typing import Any, TypeVar
 
 import jinja2
 
-from .errors import Report
-from .load import MarkdownFile
+from .errors import Diagnostic, Report
+from .load import MarkdownFile, Parsed, parse_file
 from .markdown import Document, MarkdownRenderer
 from .model import Site
 from .render import PageReads, Rendered, Reusable, in_memory, render_pages
@@ -68,13 +70,38 @@ def _map(
     gc.freeze()
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            for chunk, part in zip(chunks, pool.map(function, chunks), strict=True):
+            # A few chunks ahead per worker, not all at once: results wait in this process
+            # until they are taken in order, so a slow taker (writing) must slow the work.
+            waiting = iter(chunks)
+            window = deque(pool.submit(function, c) for c in itertools.islice(waiting, 2 * jobs))
+            for chunk in chunks:
+                part = window.popleft().result()
+                if (following := next(waiting, None)) is not None:
+                    window.append(pool.submit(function, following))
                 done += len(chunk)
                 if progress is not None:
                     progress(done, len(items))
                 yield part
     finally:
         gc.unfreeze()
+
+
+def _parse_chunk(rels: Sequence[str]) -> list[tuple[Parsed, list[Diagnostic]]]:
+    root: Path = _INHERITED["root"]
+    return [parse_file(root, rel) for rel in rels]
+
+
+def parse_files(
+    root: Path, rels: list[str], jobs: int, progress: Progress | None = None
+) -> list[tuple[Parsed, list[Diagnostic]]]:
+    """Read and parse project files (load.parse_file), in parallel when it pays."""
+    if not _can_fork(jobs, len(rels)):
+        return [parse_file(root, rel) for rel in rels]
+    _INHERITED["root"] = root
+    try:
+        return [parsed for part in _map(_parse_chunk, rels, jobs, progress) for parsed in part]
+    finally:
+        _INHERITED.pop("root", None)
 
 
 def _convert_chunk(files: Sequence[tuple[str, str, int, str]]) -> list[Document]:

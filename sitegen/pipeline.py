@@ -8,6 +8,7 @@ together and nothing is written unless everything succeeded.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Collection
@@ -32,7 +33,7 @@ from .markdown import Document, MarkdownRenderer, source_key
 from .model import Page, Site
 from .options import Options, Result
 from .outputs import generators, merge_outputs, path_clashes
-from .parallel import Progress, RenderJob, convert_documents, render_all
+from .parallel import Progress, RenderJob, convert_documents, parse_files, render_all
 from .quotes import check_quotations, find_quotations, site_quotations
 from .render import Rendered, make_environment, render_generated, render_pages
 from .sanitise import DEFAULT_MODE
@@ -259,7 +260,9 @@ class Builder:
         if self.disk is not None:
             inputs = inputs if inputs is not None else scan(options.root)
             self._load_disk_cache(report)
-        project = load_project(options.root, report, self.files)
+        reading = _stage(options, "reading")
+        parse = functools.partial(parse_files, jobs=options.jobs, progress=reading)
+        project = load_project(options.root, report, self.files, parse)
         if report.errors:
             return result
         site = build_model(project, options, report, self.documents)
