@@ -2,7 +2,10 @@
 
 The only module that knows the order of the stages. Each stage reports into one Report;
 the build stops after a stage that found errors, so all of a stage's errors are shown
-together and nothing is written unless everything succeeded.
+together and nothing is written unless everything succeeded. Rendering and writing
+overlap: pages go into the new output folder as they are rendered, and that folder
+replaces the old one only at the end, so a failed build still changes nothing.
+(shortcut.py runs first from the command line, and may finish without this pipeline.)
 """
 
 from __future__ import annotations
@@ -190,10 +193,11 @@ class Builder:
     def _prose_edit(self, changed: list[str]) -> Result | None:
         """Re-render one page whose body changed and nothing else that others read.
 
-        Exact, not a guess: a page's HTML body is read only by that page (the dependency
-        records show it), so when its front matter, links, citations, headings and ids
-        are unchanged, a full build would re-render that page alone. Returns None when
-        the edit is anything else, and the caller does a full build.
+        Exact, not a guess: a page's HTML body is read by nothing but its own output
+        (templates can only place it: render.BODY_SLOT), so when its front matter, links,
+        citations, headings and ids are unchanged, a full build would re-render that page
+        alone. Returns None when the edit is anything else, and the caller does a full
+        build.
         """
         assert self._last is not None
         project, last = self._last

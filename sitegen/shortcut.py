@@ -64,9 +64,8 @@ class BuildState:
 
 @dataclass(frozen=True)
 class Spliced:
-    """A prose edit applied to the output: the file converted and the output rewritten."""
+    """A prose edit applied: the output file rewritten, and the state that records it."""
 
-    source: str
     output: str
     state: BuildState
 
@@ -242,4 +241,4 @@ def splice_prose(
         manifest={**state.manifest, record.output: (st.st_size, st.st_mtime_ns)},
         prose=prose,
     )
-    return Spliced(path, record.output, new_state)
+    return Spliced(record.output, new_state)
