@@ -320,13 +320,16 @@ class Builder:
             folder.write(rendering.output, rendering.body)
             return dataclasses.replace(rendering, body=None)
 
-        keep = put if folder is not None else None
+        consume = put if folder is not None else None
         templates = self.options.root / TEMPLATES
         job = RenderJob(site, self.env, templates, self.rendered, build, reusable)
-        pages = render_all(job, report, self.options.jobs, keep, _stage(self.options, "rendering"))
+        stage = _stage(self.options, "rendering")
+        pages = render_all(job, report, self.options.jobs, consume, stage)
         generated = render_generated(site, generators(), self.rendered, build, reusable)
         generated = merge_outputs(site, pages.keys(), report, generated)
-        result.rendered = {**pages, **{o: keep(r) if keep else r for o, r in generated.items()}}
+        if consume is not None:
+            generated = {output: consume(rendering) for output, rendering in generated.items()}
+        result.rendered = {**pages, **generated}
         result.rerendered = tuple(o for o, r in pages.items() if r.build == build)
         bundle: dict[str, bytes] = {}
         if folder is None:
