@@ -129,20 +129,6 @@ class OutputFolder:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def write_site(out: Path, files: Mapping[str, bytes], copies: Mapping[str, Path]) -> None:
-    """Write `files` (output path -> bytes) and `copies` (output path -> source file)."""
-    folder = OutputFolder(out)
-    try:
-        for rel in sorted(files):
-            folder.write(rel, files[rel])
-        for rel in sorted(copies):
-            folder.copy(rel, copies[rel])
-    except BaseException:
-        folder.discard()
-        raise
-    folder.commit()
-
-
 class _Written(Mapping[str, bytes]):
     def __init__(self, folder: OutputFolder) -> None:
         self._folder = folder

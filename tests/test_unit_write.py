@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sitegen.write import MARKER, refuse_output, write_site
+from sitegen.write import MARKER, OutputFolder, refuse_output
 
 
 @pytest.fixture
@@ -100,7 +100,21 @@ def test_accepts_a_previous_output(root: Path) -> None:
     assert refuse_output(root / "site", root) is None
 
 
-# write_site
+# OutputFolder
+
+
+def write_site(out: Path, files: dict[str, bytes], copies: dict[str, Path]) -> None:
+    """Fill a new output folder and swap it in, as the pipeline does; discard on failure."""
+    folder = OutputFolder(out)
+    try:
+        for rel in sorted(files):
+            folder.write(rel, files[rel])
+        for rel in sorted(copies):
+            folder.copy(rel, copies[rel])
+    except BaseException:
+        folder.discard()
+        raise
+    folder.commit()
 
 
 def test_writes_files_and_copies(root: Path) -> None:
@@ -174,4 +188,32 @@ def test_failed_copy_keeps_previous_output(root: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write_site(out, {"index.html": b"new"}, {"gone.css": root / "static/gone.css"})
     assert tree(out)["index.html"] == b"previous"
+    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+
+
+def test_keeps_an_unchanged_file_by_hard_link(root: Path) -> None:
+    out = root / "site"
+    write_site(out, {"a.html": b"A", "b.html": b"B"}, {})
+    st = (out / "a.html").stat()
+    folder = OutputFolder(out)
+    assert folder.unchanged("a.html", (st.st_size, st.st_mtime_ns))
+    assert not folder.unchanged("a.html", (st.st_size + 1, st.st_mtime_ns))
+    assert not folder.unchanged("missing.html", (1, 1))
+    assert not folder.unchanged("a.html", None)
+    folder.keep("a.html")
+    folder.write("b.html", b"B2")
+    assert folder.stats()["a.html"] == (st.st_size, st.st_mtime_ns)
+    folder.commit()
+    assert (out / "a.html").stat().st_ino == st.st_ino
+    assert tree(out) == {MARKER: tree(out)[MARKER], "a.html": b"A", "b.html": b"B2"}
+
+
+def test_discarded_folder_leaves_the_old_one_untouched(root: Path) -> None:
+    out = root / "site"
+    write_site(out, {"index.html": b"old"}, {})
+    folder = OutputFolder(out)
+    folder.write("index.html", b"new")
+    assert folder.view()["index.html"] == b"new"
+    folder.discard()
+    assert tree(out)["index.html"] == b"old"
     assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
