@@ -43,20 +43,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from bench.browsing import CHROMIUM, CHROMIUM_ARGS, QuietHandler, QuietServer  # noqa: E402
+
 BUDGET_BYTES = 40 * 1024
 GZIP_LEVEL = 6
 LIGHTHOUSE_PAGES = ("", "countries/japan/")  # the addresses readers use (canonical ones)
 LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
-CHROMIUM = Path(os.environ.get("CHROME_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 NODE_MODULES = PROJECT / "node_modules"
 LIGHTHOUSE = PROJECT / "bench" / "node_modules" / "lighthouse" / "cli" / "index.js"
 VNU_JAR = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -133,24 +127,12 @@ def html_pages(folder: Path) -> list[str]:
 # ---------------------------------------------------------------- build and serve
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
 def build_and_serve(workdir: Path) -> tuple[Path, str, http.server.ThreadingHTTPServer]:
     """Build the real site as deployed at a local address, and serve it from the host root."""
-    sys.path.insert(0, str(PROJECT))
     from sitegen.cli import main
 
     out = workdir / "site"  # served before it exists: the address goes into base_url
-    server = _QuietServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(out)))
+    server = QuietServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(out)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base_url = f"http://127.0.0.1:{server.server_address[1]}/"
     project = workdir / "project"

@@ -293,7 +293,8 @@ def parse_file(root: Path, rel: str) -> tuple[Parsed, list[Diagnostic]]:
     return parsed, report.diagnostics
 
 
-def parse_files(root: Path, rels: list[str]) -> list[tuple[Parsed, list[Diagnostic]]]:
+def parse_in_turn(root: Path, rels: list[str]) -> list[tuple[Parsed, list[Diagnostic]]]:
+    """Parse files one after another, in this process (parallel.parse_files spreads them)."""
     return [parse_file(root, rel) for rel in rels]
 
 
@@ -317,7 +318,7 @@ def _parse_all(
 
 def _parse(root: Path, rel: str, report: Report, cache: FileCache | None) -> Parsed:
     """Read and parse one content file, or take it from the cache if it did not change."""
-    return _parse_all(root, [rel], report, cache, parse_files)[rel]
+    return _parse_all(root, [rel], report, cache, parse_in_turn)[rel]
 
 
 def _wanted(inner: str) -> bool:
@@ -340,7 +341,7 @@ def load_project(
     root: Path,
     report: Report,
     cache: FileCache | None = None,
-    parse_many: ParseMany = parse_files,
+    parse_many: ParseMany = parse_in_turn,
 ) -> Project:
     """Read every input file; report what cannot be read or parsed."""
     settings = sources = None

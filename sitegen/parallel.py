@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import jinja2
 
 from .errors import Diagnostic, Report
-from .load import MarkdownFile, Parsed, parse_file
+from .load import MarkdownFile, Parsed, parse_file, parse_in_turn
 from .markdown import Document, MarkdownRenderer
 from .model import Site
 from .render import PageReads, Rendered, Reusable, in_memory, render_pages
@@ -96,7 +96,7 @@ def parse_files(
 ) -> list[tuple[Parsed, list[Diagnostic]]]:
     """Read and parse project files (load.parse_file), in parallel when it pays."""
     if not _can_fork(jobs, len(rels)):
-        return [parse_file(root, rel) for rel in rels]
+        return parse_in_turn(root, rels)
     _INHERITED["root"] = root
     try:
         return [parsed for part in _map(_parse_chunk, rels, jobs, progress) for parsed in part]

@@ -14,7 +14,7 @@ import dataclasses
 import functools
 import os
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
@@ -37,7 +37,7 @@ from .model import Page, Site
 from .options import Options, Result
 from .outputs import generators, merge_outputs, path_clashes
 from .parallel import Progress, RenderJob, convert_documents, parse_files, render_all
-from .quotes import check_quotations, find_quotations, site_quotations
+from .quotes import Quotation, check_quotations, find_quotations, site_quotations
 from .render import Rendered, make_environment, render_generated, render_pages
 from .sanitise import DEFAULT_MODE
 from .search import search_index, search_pages
@@ -93,9 +93,16 @@ class DocumentCache:
 
 
 def build_model(
-    project: Project, options: Options, report: Report, documents_cache: DocumentCache
+    project: Project,
+    options: Options,
+    report: Report,
+    documents_cache: DocumentCache,
+    quotations: Mapping[str, Sequence[Quotation]],
 ) -> Site | None:
-    """Validate everything and assemble the site model; None if there were errors."""
+    """Validate everything and assemble the site model; None if there were errors.
+
+    `quotations`: each Markdown file's quotations (the caller keeps them for the cache).
+    """
     settings = load_settings(project.settings, report)
     documents_cache.use(settings.raw_html if settings else DEFAULT_MODE)
     documents = documents_cache.convert(project)
@@ -108,8 +115,7 @@ def build_model(
         | ({"sources.yaml"} if project.sources else set())
     )
     check_links(site, content_files, report)
-    bodies = {p.path: (p.body, p.body_line) for p in project.pages}
-    check_quotations(site_quotations(site, bodies), site.source_by_id, report)
+    check_quotations(site_quotations(site, quotations), site.source_by_id, report)
     return None if report.errors else site
 
 
@@ -269,7 +275,8 @@ class Builder:
         project = load_project(options.root, report, self.files, parse)
         if report.errors:
             return result
-        site = build_model(project, options, report, self.documents)
+        quotations = {f.path: find_quotations(f.body, f.path, f.body_line) for f in project.pages}
+        site = build_model(project, options, report, self.documents, quotations)
         result.converted = self.documents.converted
         if site is None:
             return result
@@ -294,7 +301,7 @@ class Builder:
             if folder is not None:
                 folder.discard()
         if self.disk is not None and inputs is not None:
-            self._save_disk_cache(inputs, project, result)
+            self._save_disk_cache(inputs, project, quotations, result)
         return result
 
     def _render(
@@ -351,7 +358,13 @@ class Builder:
             state = self.disk.load("state", report)
             self.written = state.manifest if isinstance(state, BuildState) else {}
 
-    def _save_disk_cache(self, inputs: dict[str, Stat], project: Project, result: Result) -> None:
+    def _save_disk_cache(
+        self,
+        inputs: dict[str, Stat],
+        project: Project,
+        quotations: Mapping[str, Sequence[Quotation]],
+        result: Result,
+    ) -> None:
         assert self.disk is not None and result.site is not None
         self.disk.save("documents", self.documents.by_source)
         self.disk.save("rendered", result.rendered)
@@ -363,13 +376,16 @@ class Builder:
             pages=result.pages,
             options=repr(key),
             raw_html=self.documents.renderer.raw_html,
-            prose=_prose_records(project, result.site, result.rendered),
+            prose=_prose_records(project, quotations, result.site, result.rendered),
         )
         self.disk.save("state", state)
 
 
 def _prose_records(
-    project: Project, site: Site, rendered: dict[str, Rendered]
+    project: Project,
+    quotations: Mapping[str, Sequence[Quotation]],
+    site: Site,
+    rendered: dict[str, Rendered],
 ) -> dict[str, ProseRecord]:
     """For each Markdown file, where its page's body sits: what a later prose edit needs.
 
@@ -388,7 +404,9 @@ def _prose_records(
             continue  # a draft left out, or a file more than one page reads
         page, done = pages[0], rendered.get(pages[0].output)
         if page.document is not None and done is not None and done.slot is not None:
-            record = prose_record(file, page.document, page.output, done.checksum, done.slot)
+            record = prose_record(
+                file, quotations[file.path], page.document, page.output, done.checksum, done.slot
+            )
             records[file.path] = record
     return records
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -102,16 +102,17 @@ def check_quotations(
         )
 
 
-def site_quotations(site: Site, bodies: Mapping[str, tuple[str, int]]) -> list[Quotation]:
-    """Every quotation in the published pages and in the measures' text fields."""
+def site_quotations(site: Site, by_file: Mapping[str, Sequence[Quotation]]) -> list[Quotation]:
+    """Every quotation in the published pages and in the measures' text fields.
+
+    `by_file`: each Markdown file's quotations (find_quotations), found once per build.
+    """
     found: list[Quotation] = []
     for page in site.pages:
         if page.document is None:
             continue
         for path in page.inputs:
-            if path in bodies:
-                body, first_line = bodies[path]
-                found.extend(find_quotations(body, path, first_line))
+            found.extend(by_file.get(path, ()))
     for measure in site.measures:
         for text in (measure.action, measure.scope, measure.note or ""):
             for match in _QUOTE_RE.finditer(text):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from .errors import Diagnostic, Location, Report
 from .load import CONTENT, STATIC, TEMPLATES, FileCache, MarkdownFile, load_page
 from .markdown import Document, MarkdownRenderer
 from .options import Options, Result
-from .quotes import find_quotations
+from .quotes import Quotation, find_quotations
 from .write import Stat, checksum, refuse_output, safe_target
 
 
@@ -174,25 +174,31 @@ def _digest(value: object) -> str:
 
 
 def prose_record(
-    file: MarkdownFile, document: Document, output: str, digest: str, slot: tuple[int, int]
+    file: MarkdownFile,
+    quotations: Sequence[Quotation],
+    document: Document,
+    output: str,
+    digest: str,
+    slot: tuple[int, int],
 ) -> ProseRecord:
     """What the next build checks before splicing new prose from `file` into `output`
-    (`digest`: the output's checksum; `slot`: where the body sits in it)."""
+    (`quotations`: the file's, as the build found them; `digest`: the output's checksum;
+    `slot`: where the body sits in it)."""
     offset, length = slot
     return ProseRecord(
         output=output,
         front=_digest(file.front.data),
         shape=_digest(document.shape()),
-        quotes=_quotes(file),
+        quotes=_quotes_digest(quotations),
         offset=offset,
         length=length,
         checksum=digest,
     )
 
 
-def _quotes(file: MarkdownFile) -> str:
-    found = find_quotations(file.body, file.path, file.body_line)
-    return _digest([(q.text, q.source_ids) for q in found])
+def _quotes_digest(quotations: Sequence[Quotation]) -> str:
+    """What the quotation check sees of a file's quotations: not their lines."""
+    return _digest([(q.text, q.source_ids) for q in quotations])
 
 
 def splice_prose(
@@ -216,7 +222,7 @@ def splice_prose(
     if (
         document.diagnostics
         or _digest(document.shape()) != record.shape
-        or _quotes(file) != record.quotes
+        or _quotes_digest(find_quotations(file.body, file.path, file.body_line)) != record.quotes
     ):
         return None
     target = safe_target(out, record.output)

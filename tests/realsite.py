@@ -15,13 +15,13 @@ import http.server
 import os
 import re
 import shutil
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bench.browsing import QuietHandler, QuietServer
 from sitegen.cli import main
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -43,19 +43,6 @@ class BuiltSite:
 
     def url(self, page: str) -> str:
         return self.base_url + page
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class QuietServer(http.server.ThreadingHTTPServer):
-    """Does not print a traceback when a browser drops a connection it no longer needs."""
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 _state: dict[str, object] = {}

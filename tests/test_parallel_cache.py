@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
+from bench.corpus import PROJECT, generate
 from sitegen.options import Options, Result
 from sitegen.shortcut import run
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.corpus import PROJECT, generate
 
 PAGES = 100  # enough for the work to be spread over processes
 

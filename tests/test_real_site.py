@@ -20,8 +20,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
-from realsite import QuietHandler
 
+from bench.browsing import QuietHandler
 from sitegen.cli import main
 
 PROJECT = Path(__file__).resolve().parent.parent

@@ -8,25 +8,15 @@ under CI=true and are skipped, with the reason, on a developer's machine.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from realsite import NODE_MODULES, BuiltSite, missing_tool, real_site
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from bench.browsing import CHROMIUM, CHROMIUM_ARGS
+
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 800}
 LOCAL_SCHEMES = ("data", "blob", "about")
@@ -52,7 +42,7 @@ def browser(site: BuiltSite) -> Iterator[Any]:
         missing_tool("Playwright for Python is not installed; run `make test`")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True
         )
         try:
             yield chromium
