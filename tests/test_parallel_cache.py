@@ -7,13 +7,16 @@ only what the previous build left in .cache/ and site/.
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from bench.corpus import PROJECT, generate
+from sitegen.cli import main
 from sitegen.options import Options, Result
 from sitegen.shortcut import run
 
@@ -289,3 +292,32 @@ def test_output_folder_deleted_is_rendered_whole_again(
     result = build(root, out, cache=True)
     assert len(result.rerendered) == result.pages
     assert tree(out) == _fresh_tree(root, tmp_path)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_progress_line_on_a_terminal_only_and_a_closing_summary(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terminal: bool
+) -> None:
+    err = _Terminal() if terminal else io.StringIO()
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "stdout", out)
+    command = ["build", "--jobs", "2", "--no-cache", "--out", str(tmp_path / "site")]
+    assert main(command, root=corpus) == 0
+    pages = PAGES * 2 + 4
+    if terminal:
+        assert f"\r\x1b[Krendering: {pages}/{pages}" in err.getvalue()
+        assert err.getvalue().endswith("\r\x1b[K")  # the line is cleared before the summary
+    else:
+        assert err.getvalue() == ""
+    summary = out.getvalue().strip()
+    assert re.fullmatch(
+        rf"built {pages} pages into \S+ in [0-9.]+ s: {pages} rendered, 0 reused from the "
+        rf"cache, {PAGES + 1} Markdown file\(s\) converted",
+        summary,
+    ), summary
