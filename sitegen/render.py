@@ -94,7 +94,7 @@ def page_context(site: Any, page: Page) -> dict[str, object]:
     }
 
 
-def fill_body(shell: str, html: str) -> tuple[bytes, tuple[int, int] | None]:
+def fill_body(shell: str, html: bytes) -> tuple[bytes, tuple[int, int] | None]:
     """Put the page's HTML where its template placed `{{ body }}`.
 
     Templates place the body; they cannot read or transform it (they see a placeholder).
@@ -103,10 +103,10 @@ def fill_body(shell: str, html: str) -> tuple[bytes, tuple[int, int] | None]:
     prose can splice new HTML into that range (see shortcut.py) instead of rendering.
     """
     if shell.count(BODY_SLOT) != 1:
-        return shell.replace(BODY_SLOT, html).encode(), None
+        return shell.encode().replace(BODY_SLOT.encode(), html), None
     before, after = shell.split(BODY_SLOT)
-    head, middle = before.encode(), html.encode()
-    return head + middle + after.encode(), (len(head), len(middle))
+    head = before.encode()
+    return head + html + after.encode(), (len(head), len(html))
 
 
 def _template_location(exc: BaseException, templates: Path) -> Location | None:
@@ -223,7 +223,7 @@ def render_pages(
             recorder.note(("template", name))
         html = _render_one(page, RecordingSite(site, recorder), env, templates, report)
         if html is not None:
-            body, slot = fill_body(html, page.document.html if page.document else "")
+            body, slot = fill_body(html, page.document.html_bytes if page.document else b"")
             rendered[page.output] = _made(page.output, body, dict(recorder.read), build, slot)
     return rendered
 

@@ -232,7 +232,7 @@ def splice_prose(
         return None
     if checksum(old) != record.checksum:
         return None  # changed since we wrote it: a full build writes it afresh
-    html = document.html.encode()
+    html = document.html_bytes
     new = old[: record.offset] + html + old[record.offset + record.length :]
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.write_bytes(new)
