@@ -118,6 +118,11 @@ class Page:
     def output(self) -> str:
         return urls.output_path(self.url)
 
+    @property
+    def is_index(self) -> bool:
+        """Whether the page lists the whole site, and so reads nearly all of the model."""
+        return self.kind in ("home", "countries", "sources")
+
     def number(self, source_id: str) -> int:
         """The reference number of a source on this page."""
         return self.references.index(source_id) + 1

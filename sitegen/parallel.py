@@ -138,13 +138,20 @@ class RenderJob:
     previous: Mapping[str, Rendered]  # earlier renderings, reused where up to date
     build: str
     reusable: Reusable = in_memory
+    # Applied to each rendering where it is made, in the worker: a build that writes puts
+    # the page in the output folder there, so pages are written in parallel and only
+    # their small records come back to this process.
+    consume: Callable[[Rendered], Rendered] | None = None
 
 
 # This process's digests for the build being rendered: kept across its chunks
 _READS: dict[str, PageReads] = {}
 
 
-def _render(job: RenderJob, outputs: Sequence[str]) -> tuple[dict[str, Rendered], Report]:
+def _render(job: RenderJob, indices: Sequence[int]) -> tuple[dict[str, Rendered], Report]:
+    """Render the site's pages at `indices`. By index, not by URL: looking a page up
+    touches that page alone, where a search of the site would touch every page, and so
+    copy the parent's memory into the worker (reference counts are writes)."""
     if job.build not in _READS:
         _READS.clear()  # another build's: its site is gone
         _READS[job.build] = PageReads(job.site, job.env)
@@ -155,50 +162,60 @@ def _render(job: RenderJob, outputs: Sequence[str]) -> tuple[dict[str, Rendered]
         job.templates,
         report,
         job.previous,
-        set(outputs),
+        [job.site.pages[i] for i in indices],
         job.build,
         job.reusable,
         _READS[job.build],
     )
+    if job.consume is not None:
+        rendered = {output: job.consume(rendering) for output, rendering in rendered.items()}
     return rendered, report
 
 
-def _render_chunk(outputs: Sequence[str]) -> tuple[dict[str, Rendered], Report]:
-    return _render(_INHERITED["job"], outputs)
+def _render_chunk(indices: Sequence[int]) -> tuple[dict[str, Rendered], Report]:
+    return _render(_INHERITED["job"], indices)
 
 
 def render_all(
     job: RenderJob,
     report: Report,
     jobs: int,
-    consume: Callable[[Rendered], Rendered] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Rendered]:
     """Render every page, in parallel when it pays; same bytes and order as serial.
 
-    Each chunk's renderings pass through `consume` as soon as the chunk is done (a build
-    that writes puts them in the output folder and keeps them without their bodies), so
-    the whole site's output is never held at once.
+    Each rendering passes through `job.consume` in the process that made it (a build
+    that writes puts it in the output folder and keeps it without its body), so the
+    whole site's output is never held at once, nor sent between processes.
     """
     outputs = [page.output for page in job.site.pages]
+    indices = range(len(outputs))
     found: dict[str, Rendered] = {}
 
     def collect(part: tuple[dict[str, Rendered], Report]) -> None:
         rendered, part_report = part
         report.diagnostics.extend(part_report.diagnostics)
-        for output, rendering in rendered.items():
-            found[output] = consume(rendering) if consume else rendering
+        found.update(rendered)
 
     if _can_fork(jobs, len(outputs)):
+        # Index pages read nearly the whole model: rendered in a worker, they would copy
+        # it all into that worker; rendered here, after the workers are gone, they copy
+        # nothing.
+        indexes = [i for i in indices if job.site.pages[i].is_index]
+        others = [i for i in indices if not job.site.pages[i].is_index]
+        counted = None if progress is None else lambda done, _: progress(done, len(outputs))
         _INHERITED["job"] = job
         try:
-            for part in _map(_render_chunk, outputs, jobs, progress):
+            for part in _map(_render_chunk, others, jobs, counted):
                 collect(part)
         finally:
             _INHERITED.pop("job", None)
+        collect(_render(job, indexes))
+        if progress is not None:
+            progress(len(outputs), len(outputs))
     else:
         done = 0
-        for chunk in _chunks(outputs, 1):
+        for chunk in _chunks(indices, 1):
             collect(_render(job, chunk))
             done += len(chunk)
             if progress is not None:

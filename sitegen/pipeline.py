@@ -240,7 +240,7 @@ class Builder:
         templates = self.options.root / TEMPLATES
         build = _build_id()
         rendered = render_pages(
-            new_site, self.env, templates, report, self.rendered, {page.output}, build
+            new_site, self.env, templates, report, self.rendered, [new_page], build
         )
         if self.options.strict:
             _warnings_to_errors(report)
@@ -319,7 +319,7 @@ class Builder:
             return folder is not None and folder.unchanged(rendering.output, was)
 
         def put(rendering: Rendered) -> Rendered:
-            """Into the new folder, and kept without its body."""
+            """Into the new folder, and kept without its body (in a worker, for pages)."""
             assert folder is not None
             if rendering.body is None:
                 folder.keep(rendering.output)
@@ -329,9 +329,10 @@ class Builder:
 
         consume = put if folder is not None else None
         templates = self.options.root / TEMPLATES
-        job = RenderJob(site, self.env, templates, self.rendered, build, reusable)
-        stage = _stage(self.options, "rendering")
-        pages = render_all(job, report, self.options.jobs, consume, stage)
+        job = RenderJob(site, self.env, templates, self.rendered, build, reusable, consume)
+        pages = render_all(job, report, self.options.jobs, _stage(self.options, "rendering"))
+        if folder is not None:
+            folder.adopt(pages)  # put in by the workers
         generated = render_generated(site, generators(), self.rendered, build, reusable)
         generated = merge_outputs(site, pages.keys(), report, generated)
         if consume is not None:

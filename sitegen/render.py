@@ -8,7 +8,7 @@ rendered as an empty string. Each template sees only this page and the immutable
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,14 +194,14 @@ def render_pages(
     templates: Path,
     report: Report,
     previous: Mapping[str, Rendered] | None = None,
-    only: set[str] | None = None,
+    only: Sequence[Page] | None = None,
     build: str = "",
     reusable: Reusable = in_memory,
     reads: PageReads | None = None,
 ) -> dict[str, Rendered]:
     """Render each page, reusing a previous rendering whose inputs did not change.
 
-    With `only`, render just those outputs (the caller knows nothing else changed).
+    With `only`, render just those pages (the caller knows nothing else changed).
     A previous rendering is reused only if `reusable` says it can stand in. `reads`: the
     build's digests so far, when the caller renders the pages in several calls.
 
@@ -211,8 +211,7 @@ def render_pages(
     reads = reads or PageReads(site, env)
     templates_read, values = reads.templates, reads.values
     rendered: dict[str, Rendered] = {}
-    pages = site.pages if only is None else [site.page_by_url[u] for u in _urls(site, only)]
-    for page in pages:
+    for page in site.pages if only is None else only:
         before = previous.get(page.output)
         if before is not None and not is_stale(before.read, values) and reusable(before):
             rendered[page.output] = before
@@ -226,10 +225,6 @@ def render_pages(
             body, slot = fill_body(html, page.document.html_bytes if page.document else b"")
             rendered[page.output] = _made(page.output, body, dict(recorder.read), build, slot)
     return rendered
-
-
-def _urls(site: Site, outputs: set[str]) -> list[str]:
-    return [p.url for p in site.pages if p.output in outputs]
 
 
 def render_generated(

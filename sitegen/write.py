@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 MARKER = ".sitegen-output"
@@ -67,7 +67,7 @@ class OutputFolder:
                 shutil.rmtree(leftover)
         self.tmp.mkdir(parents=True)
         self._made: set[str] = {""}  # folders made so far: one mkdir each, not one per file
-        self.names: list[str] = []  # every file put in, in order
+        self.names: dict[str, None] = {}  # every file put in, in order
         self.write(MARKER, b"made by sitegen; replaced whole on every build\n")
 
     def _target(self, rel: str) -> Path:
@@ -76,7 +76,7 @@ class OutputFolder:
         if folder not in self._made:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(folder)
-        self.names.append(rel)
+        self.names[rel] = None
         return target
 
     def write(self, rel: str, data: bytes) -> None:
@@ -85,6 +85,11 @@ class OutputFolder:
 
     def copy(self, rel: str, source: Path) -> None:
         shutil.copyfile(source, self._target(rel))
+
+    def adopt(self, rels: Iterable[str]) -> None:
+        """Count files that forked workers put in (they write into `tmp` themselves, but
+        their record of names stays in their process)."""
+        self.names.update(dict.fromkeys(rels))
 
     def unchanged(self, rel: str, was: Stat | None) -> bool:
         """Whether the old folder's `rel` is still as the last build wrote it (`was`)."""
