@@ -66,24 +66,22 @@ def _map(
     done = 0
     # Objects made before the fork are frozen out of the garbage collector: a worker's
     # collections would otherwise write to every one of them and so copy the parent's
-    # whole heap into each worker (copy-on-write), instead of sharing it.
+    # whole heap into each worker (copy-on-write), instead of sharing it. The build
+    # unfreezes them when it ends (pipeline.Builder.build).
     gc.freeze()
-    try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            # A few chunks ahead per worker, not all at once: results wait in this process
-            # until they are taken in order, so a slow taker (writing) must slow the work.
-            waiting = iter(chunks)
-            window = deque(pool.submit(function, c) for c in itertools.islice(waiting, 2 * jobs))
-            for chunk in chunks:
-                part = window.popleft().result()
-                if (following := next(waiting, None)) is not None:
-                    window.append(pool.submit(function, following))
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, len(items))
-                yield part
-    finally:
-        gc.unfreeze()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        # A few chunks ahead per worker, not all at once: results wait in this process
+        # until they are taken in order, so a slow taker (writing) must slow the work.
+        waiting = iter(chunks)
+        window = deque(pool.submit(function, c) for c in itertools.islice(waiting, 2 * jobs))
+        for chunk in chunks:
+            part = window.popleft().result()
+            if (following := next(waiting, None)) is not None:
+                window.append(pool.submit(function, following))
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(items))
+            yield part
 
 
 def _parse_chunk(rels: Sequence[str]) -> list[tuple[Parsed, list[Diagnostic]]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import os
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -190,11 +191,14 @@ class Builder:
         `inputs`: the scan of the input files, when the caller has made it already.
         """
         self._fresh_templates()
-        if changed is not None and self._last is not None and not self.options.write:
-            fast = self._prose_edit(changed)
-            if fast is not None:
-                return fast
-        return self._full_build(inputs)
+        try:
+            if changed is not None and self._last is not None and not self.options.write:
+                fast = self._prose_edit(changed)
+                if fast is not None:
+                    return fast
+            return self._full_build(inputs)
+        finally:
+            gc.unfreeze()  # what the stages froze (see _full_build) is collectable again
 
     def _prose_edit(self, changed: list[str]) -> Result | None:
         """Re-render one page whose body changed and nothing else that others read.
@@ -275,11 +279,15 @@ class Builder:
         project = load_project(options.root, report, self.files, parse)
         if report.errors:
             return result
+        # What each stage makes lives until the build ends. Frozen, it is left out of
+        # the collector's full passes, which at 4000 pages took 1.8 s of a build.
+        gc.freeze()
         quotations = {f.path: find_quotations(f.body, f.path, f.body_line) for f in project.pages}
         site = build_model(project, options, report, self.documents, quotations)
         result.converted = self.documents.converted
         if site is None:
             return result
+        gc.freeze()
         result.site = site
         result.pages = len(site.pages)
         folder = OutputFolder(options.out) if options.write else None
