@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -78,11 +79,18 @@ def run(options: Options) -> Result:
         if reason := refuse_output(options.out, options.root):
             found.error(Location(str(options.out)), reason, "choose another --out folder")
             return Result(report=found)
-        inputs = scan(options.root)
+        # The inputs are scanned in a thread while this one loads the state and checks
+        # the outputs: both are mostly waits on stat(), which let the other thread run.
+        scanned: dict[str, dict[str, Stat]] = {}
+        scanning = threading.Thread(target=lambda: scanned.update(inputs=scan(options.root)))
+        scanning.start()
         disk = DiskCache(options.root)
         state = disk.load("state", found)
         state = state if isinstance(state, BuildState) else None
-        done = _without_model(options, disk, state, inputs, found)
+        intact = state is not None and output_intact(options.out, state.manifest)
+        scanning.join()
+        inputs = scanned["inputs"]
+        done = _without_model(options, disk, state if intact else None, inputs, found)
         if done is not None:
             return done
     from .pipeline import run as full_build  # imported only now: see the module's docstring
@@ -99,9 +107,12 @@ def _without_model(
     inputs: dict[str, Stat],
     found: Report,
 ) -> Result | None:
-    """The result of a shortcut, or None when the build needs the whole pipeline."""
+    """The result of a shortcut, or None when the build needs the whole pipeline.
+
+    `state`: the last build's, or None if there is none or its output was changed since.
+    """
     result = Result(report=found)
-    if state is None or not output_intact(options.out, state.manifest):
+    if state is None:
         return None
     key = (KEY, *options.output_key())
     if state.inputs == inputs and state.options == repr(key):
