@@ -350,6 +350,10 @@ def measure_runs(
     """Run `command` `runs` times (`before(i)` prepares, `after(run, i)` checks); record."""
     for i in range(runs):
         before(i)
+        # Settle the disk: without this, the thousands of files the last run's clean-up
+        # deleted are still being written back and discarded while the next run is timed
+        # (seen here as cold builds slowing with each run). Every measure gets the same.
+        os.sync()
         try:
             run = run_process(command, cwd, timeout)
         except OSError as error:
