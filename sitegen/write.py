@@ -137,10 +137,9 @@ class OutputFolder:
 class _Written(Mapping[str, bytes]):
     def __init__(self, folder: OutputFolder) -> None:
         self._folder = folder
-        self._names = set(folder.names)
 
     def __getitem__(self, rel: str) -> bytes:
-        if rel not in self._names:
+        if rel not in self._folder.names:
             raise KeyError(rel)
         return safe_target(self._folder.tmp, rel).read_bytes()
 
@@ -148,4 +147,4 @@ class _Written(Mapping[str, bytes]):
         return iter(self._folder.names)
 
     def __len__(self) -> int:
-        return len(self._names)
+        return len(self._folder.names)
