@@ -22,7 +22,7 @@ Key = tuple[str, ...]
 _ABSENT = "<absent>"
 
 
-def _encode(value: Any, out: list[str]) -> None:
+def _encode(value: Any, out: _Digester) -> None:
     """A canonical text form of a model value: sets and mappings sorted, dataclasses named.
 
     The kind of each type is worked out once (`_kind`): this runs for every value every
@@ -90,11 +90,42 @@ def _kind(kind: type) -> str:
     return how
 
 
+class _Digester:
+    """Takes the parts of a value's text form and hashes them a batch at a time.
+
+    The site's whole page list is one value some outputs read (a sitemap, an index
+    page): its text form at 4000 pages is tens of MiB, which is never held at once.
+    The bytes hashed are the parts joined by U+001F, as if joined in one piece.
+    """
+
+    BATCH = 4096
+
+    def __init__(self) -> None:
+        self._hash = hashlib.blake2b(digest_size=16)
+        self._parts: list[str] = []
+        self._separator = ""  # before the next batch: none before the first
+
+    def append(self, part: str) -> None:
+        self._parts.append(part)
+        if len(self._parts) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._parts:
+            self._hash.update((self._separator + "\x1f".join(self._parts)).encode())
+            self._parts.clear()
+            self._separator = "\x1f"
+
+    def hexdigest(self) -> str:
+        self._flush()
+        return self._hash.hexdigest()
+
+
 def digest(value: Any) -> str:
     """A stable digest of an immutable model value."""
-    parts: list[str] = []
-    _encode(value, parts)
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+    digester = _Digester()
+    _encode(value, digester)
+    return digester.hexdigest()
 
 
 class Values:

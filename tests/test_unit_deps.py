@@ -1,0 +1,34 @@
+"""Digests of model values: stable, and the same however the value's text is batched."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sitegen import deps
+
+
+@dataclass(frozen=True)
+class _Item:
+    name: str
+    tags: frozenset[str]
+
+
+def _joined(value: object) -> str:
+    """The digest as the text form joined in one piece (what the batches must equal)."""
+    parts: list[str] = []
+    deps._encode(value, parts)  # type: ignore[arg-type]
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def test_batched_digest_equals_one_piece_at_every_boundary() -> None:
+    batch = deps._Digester.BATCH
+    for count in (0, 1, batch // 3 - 1, batch // 3, batch - 1, batch, batch + 1, 3 * batch):
+        value = [_Item(f"n{i}", frozenset({"a", f"t{i % 7}"})) for i in range(count)]
+        assert deps.digest(value) == _joined(value), count
+
+
+def test_digest_tells_values_apart() -> None:
+    assert deps.digest(["a", "b"]) != deps.digest(["ab"])
+    assert deps.digest({"k": 1}) != deps.digest({"k": "1"})
+    assert deps.digest(_Item("x", frozenset())) == deps.digest(_Item("x", frozenset()))
