@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.corpus import PROJECT, generate
+from sitegen import parallel
 from sitegen.cli import main
 from sitegen.options import Options, Result
 from sitegen.shortcut import run
@@ -50,6 +51,29 @@ def test_parallel_output_equals_serial(corpus: Path, tmp_path: Path) -> None:
     assert parallel.pages == serial.pages == PAGES * 2 + 4
     assert tree(tmp_path / "parallel") == tree(tmp_path / "serial")
     assert len(parallel.rerendered) == parallel.pages
+
+
+def test_renewed_workers_give_the_same_output(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Render workers replaced after every chunk: the pages still come out in order."""
+    pools: list[int] = []
+
+    class CountedPool(parallel.ProcessPoolExecutor):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pools.append(1)
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(parallel, "RENEW_AFTER", 1)
+    serial = build(corpus, tmp_path / "serial", jobs=1)
+    assert pools == []
+    renewed = build(corpus, tmp_path / "renewed", jobs=2)
+    # parsing and converting use one pool each; rendering PAGES * 2 pages in chunks of 26
+    # (four a worker), two chunks a pool
+    assert len(pools) == 2 + 4
+    assert tree(tmp_path / "renewed") == tree(tmp_path / "serial")
+    assert len(renewed.rerendered) == renewed.pages == serial.pages
 
 
 def test_warm_build_renders_nothing_and_gives_the_same_tree(corpus: Path, tmp_path: Path) -> None:
