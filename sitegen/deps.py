@@ -27,8 +27,8 @@ def _encode(value: Any, out: _Digester) -> None:
 
     The kind of each type is worked out once (`_kind`): this runs for every value every
     page reads, and a chain of isinstance checks per value was a fifth of rendering.
-    Parts go straight into the digester's list (a method call per part cost a tenth of
-    rendering); collections hand a full batch over to be hashed as they go.
+    Parts go straight into the digester's list (a method call per part cost more than
+    the hashing); collections hand a full batch over to be hashed as they go.
     """
     parts = out.parts
     kind = type(value)
