@@ -77,7 +77,7 @@ def _map(
     """
     context = multiprocessing.get_context("fork")
     chunks = _chunks(items, jobs)
-    per_pool = len(chunks) if renew is None else renew * jobs
+    per_pool = renew * jobs if renew else max(1, len(chunks))
     done = 0
     # Objects made before the fork are frozen out of the garbage collector: a worker's
     # collections would otherwise write to every one of them and so copy the parent's
@@ -163,13 +163,19 @@ class RenderJob:
 _READS: dict[str, PageReads] = {}
 
 
+def page_reads(job: RenderJob) -> PageReads:
+    """This process's digests for the job's build: made on first use, then shared by its
+    chunks and, in the main process, by the generated outputs (render_generated)."""
+    if job.build not in _READS:
+        _READS.clear()  # another build's: its site is gone
+        _READS[job.build] = PageReads(job.site, job.env)
+    return _READS[job.build]
+
+
 def _render(job: RenderJob, indices: Sequence[int]) -> tuple[dict[str, Rendered], Report]:
     """Render the site's pages at `indices`. By index, not by URL: looking a page up
     touches that page alone, where a search of the site would touch every page, and so
     copy the parent's memory into the worker (reference counts are writes)."""
-    if job.build not in _READS:
-        _READS.clear()  # another build's: its site is gone
-        _READS[job.build] = PageReads(job.site, job.env)
     report = Report()
     rendered = render_pages(
         job.site,
@@ -180,7 +186,7 @@ def _render(job: RenderJob, indices: Sequence[int]) -> tuple[dict[str, Rendered]
         [job.site.pages[i] for i in indices],
         job.build,
         job.reusable,
-        _READS[job.build],
+        page_reads(job),
     )
     if job.consume is not None:
         rendered = {output: job.consume(rendering) for output, rendering in rendered.items()}

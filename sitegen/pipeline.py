@@ -37,7 +37,14 @@ from .markdown import Document, MarkdownRenderer, source_key
 from .model import Page, Site
 from .options import Options, Result
 from .outputs import generators, merge_outputs, path_clashes
-from .parallel import Progress, RenderJob, convert_documents, parse_files, render_all
+from .parallel import (
+    Progress,
+    RenderJob,
+    convert_documents,
+    page_reads,
+    parse_files,
+    render_all,
+)
 from .quotes import Quotation, check_quotations, find_quotations, site_quotations
 from .render import Rendered, make_environment, render_generated, render_pages
 from .sanitise import DEFAULT_MODE
@@ -341,7 +348,8 @@ class Builder:
         pages = render_all(job, report, self.options.jobs, _stage(self.options, "rendering"))
         if folder is not None:
             folder.adopt(pages)  # put in by the workers
-        generated = render_generated(site, generators(), self.rendered, build, reusable)
+        values = page_reads(job).values
+        generated = render_generated(site, generators(), self.rendered, build, reusable, values)
         generated = merge_outputs(site, pages.keys(), report, generated)
         if consume is not None:
             generated = {output: consume(rendering) for output, rendering in generated.items()}

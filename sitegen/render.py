@@ -233,10 +233,15 @@ def render_generated(
     previous: Mapping[str, Rendered] | None = None,
     build: str = "",
     reusable: Reusable = in_memory,
+    values: Values | None = None,
 ) -> dict[str, Rendered]:
-    """Produce the non-page outputs (data, feed, sitemap), reusing those not affected."""
+    """Produce the non-page outputs (data, feed, sitemap), reusing those not affected.
+
+    `values`: the digests the pages' rendering made in this process, when there are
+    any: the sitemap and the index pages both read the whole page list, for one.
+    """
     previous = previous or {}
-    values = Values(site, site.page_by_url, lambda name: "")
+    values = values or Values(site, site.page_by_url, lambda name: "")
     generated: dict[str, Rendered] = {}
     for output, generate in generators.items():
         before = previous.get(output)
