@@ -276,7 +276,7 @@ class MarkdownRenderer:
         # Extension objects, not names: a name makes Python-Markdown scan every installed
         # package's entry points first, which costs more than converting a page. The
         # first seven are "extra", in its order (it would register them by name).
-        return markdown.Markdown(
+        md = markdown.Markdown(
             extensions=[
                 FencedCodeExtension(),
                 FootnoteExtension(),
@@ -292,6 +292,8 @@ class MarkdownRenderer:
             ],
             output_format="html",
         )
+        _fix_pattern_order(md)
+        return md
 
     def convert(self, body: str, path: str, body_line: int, page_url: str) -> Document:
         """Convert `body` (from project file `path`, starting at `body_line`)."""
@@ -352,6 +354,20 @@ class MarkdownRenderer:
             diagnostics=diagnostics,
             source=source,
         )
+
+
+def _fix_pattern_order(md: markdown.Markdown) -> None:
+    """Give each inline processor its patterns as a tuple, in the registry's order.
+
+    The inline processors try every pattern on every piece of text by position, and a
+    registry looks a position up through its names (a Python call each time): about
+    4,800 lookups a page, a tenth of a page's conversion. A tuple holds the same
+    patterns in the same order, so the HTML is the same. The patterns are all
+    registered when the extensions are set up; none of ours adds one while converting.
+    """
+    for processor in md.treeprocessors:
+        if isinstance(processor, markdown.treeprocessors.InlineProcessor):
+            processor.inlinePatterns = tuple(processor.inlinePatterns)  # type: ignore[assignment]
 
 
 def pack(html: str) -> bytes:

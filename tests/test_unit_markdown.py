@@ -279,3 +279,38 @@ def test_smart_quotes_and_tables(renderer: MarkdownRenderer) -> None:
     doc = convert(renderer, 'He said "yes".\n\n| a | b |\n|---|---|\n| 1 | 2 |\n')
     assert soup(doc).p.get_text() == "He said \u201cyes\u201d."
     assert [td.get_text() for td in soup(doc).select("td")] == ["1", "2"]
+
+
+# the inline patterns, held as tuples (markdown._fix_pattern_order)
+
+EVERY_INLINE = """\
+*Abbr* and `code`, \\*escaped\\*, **strong**, _em_, ***both***, and [@a; @b] cited.[^n]
+A [link](other.md#top), an ![image](pic.png "Title"), a [reference][r], <https://example.org>,
+<me@example.org>, &amp; &copy; "quoted" 'single' -- dash --- and ... <<angled>>.
+Line break here\x20\x20
+and <span class="x">raw *html*</span>.
+
+| A | B |
+|---|---|
+| *x* | [y](other.md) |
+
+*[Abbr]: Abbreviation
+[r]: https://example.com/r
+[^n]: A note with *emphasis*.
+"""
+
+
+def test_inline_patterns_keep_the_registry_order(renderer: MarkdownRenderer) -> None:
+    md = renderer._md
+    main = next(t for t in md.treeprocessors if type(t).__name__ == "InlineProcessor")
+    assert main.inlinePatterns == tuple(md.inlinePatterns)
+    assert len(main.inlinePatterns) == len(md.inlinePatterns) > 10
+
+
+def test_tuple_patterns_convert_as_the_registry_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = convert(MarkdownRenderer(), EVERY_INLINE)
+    monkeypatch.setattr("sitegen.markdown._fix_pattern_order", lambda md: None)
+    stock = convert(MarkdownRenderer(), EVERY_INLINE)
+    assert fast == stock
+    assert "<strong><em>both</em></strong>" in fast.html and "“quoted”" in fast.html
+    assert "Line break here<br>" in fast.html
