@@ -17,8 +17,8 @@ import pickle
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .engine import ENGINE_KEY
 from .errors import Location, Report
-from .markdown import ENGINE_KEY
 
 FOLDER = ".cache/sitegen"
 MAGIC = b"sitegen-cache-1\n"

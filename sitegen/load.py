@@ -17,9 +17,9 @@ from typing import Any
 
 from . import urls
 from .errors import Diagnostic, Location, Report
+from .layout import CONTENT, STATIC, TEMPLATES
 from .yamldoc import YamlDoc, parse_yaml
 
-CONTENT, TEMPLATES, STATIC = "content", "templates", "static"
 FRONT_MATTER_FENCE = "---"
 # Python-Markdown takes a few seconds for 2 MB of prose; far larger files are mistakes.
 MAX_FILE_BYTES = 2_000_000

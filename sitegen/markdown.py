@@ -19,7 +19,6 @@ import xml.etree.ElementTree as etree
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import markdown
@@ -37,7 +36,8 @@ from markdown.extensions.toc import TocExtension
 from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
-from . import __version__, urls
+from . import urls
+from .engine import ENGINE_KEY
 from .errors import Diagnostic, Location
 from .sanitise import DEFAULT_MODE, Sanitiser, html_depth_exceeded, settings_key
 
@@ -245,17 +245,6 @@ def source_key(body: str, path: str, body_line: int, page_url: str, settings: st
     """What a conversion depends on: the text, where it is, and the converter's settings."""
     text = "\x1f".join((ENGINE_KEY, settings, path, str(body_line), page_url, body))
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def _engine_key() -> str:
-    """The engine's version and its source: a changed engine invalidates cached output."""
-    digest = hashlib.blake2b(digest_size=8)
-    for module in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(module.read_bytes())
-    return f"{__version__}-{digest.hexdigest()}"
-
-
-ENGINE_KEY = _engine_key()
 
 
 class MarkdownRenderer:

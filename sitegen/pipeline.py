@@ -22,17 +22,9 @@ from types import MappingProxyType
 from .assemble import assemble, load_settings
 from .cache import KEY, DiskCache
 from .errors import Diagnostic, Location, Report
+from .layout import CONTENT, STATIC, TEMPLATES
 from .links import check_links
-from .load import (
-    CONTENT,
-    STATIC,
-    TEMPLATES,
-    FileCache,
-    MarkdownFile,
-    Project,
-    load_page,
-    load_project,
-)
+from .load import FileCache, MarkdownFile, Project, load_page, load_project
 from .markdown import Document, MarkdownRenderer, source_key
 from .model import Page, Site
 from .options import Options, Result

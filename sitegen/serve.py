@@ -22,7 +22,7 @@ from livereload.handlers import LiveReloadHandler, LiveReloadJSHandler
 from tornado import ioloop, web
 
 from .errors import Report
-from .load import CONTENT, STATIC, TEMPLATES
+from .layout import CONTENT, STATIC, TEMPLATES
 from .pipeline import Builder, Options, Result
 from .watch import make_watcher
 

@@ -27,14 +27,18 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cache import KEY, DiskCache
 from .errors import Diagnostic, Location, Report
-from .load import CONTENT, STATIC, TEMPLATES, FileCache, MarkdownFile, load_page
-from .markdown import Document, MarkdownRenderer
+from .layout import CONTENT, STATIC, TEMPLATES
 from .options import Options, Result
-from .quotes import Quotation, find_quotations
 from .write import Stat, checksum, refuse_output, safe_target
+
+if TYPE_CHECKING:
+    from .load import MarkdownFile
+    from .markdown import Document
+    from .quotes import Quotation
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,12 @@ def splice_prose(
     root: Path, out: Path, state: BuildState, inputs: dict[str, Stat], options: object
 ) -> Spliced | None:
     """Apply a one-file prose edit to the output, or None when a full build is needed."""
+    # Imported only here: the YAML parser, Python-Markdown and the sanitiser are a third
+    # of a shortcut's time in a fresh process, and only a prose edit needs them.
+    from .load import FileCache, load_page
+    from .markdown import MarkdownRenderer
+    from .quotes import find_quotations
+
     changed = changed_inputs(state.inputs, inputs)
     if len(changed) != 1 or changed[0] not in state.prose or state.options != repr(options):
         return None

@@ -7,9 +7,11 @@ only what the previous build left in .cache/ and site/.
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -214,6 +216,35 @@ def test_prose_edit_is_spliced_without_the_model_and_equals_a_full_build(
     full = build(root, out, cache=True)
     assert full.site is not None and "pages/page-00007/index.html" in full.rerendered
     assert tree(out) == _fresh_tree(root, tmp_path)
+
+
+# A fresh process: build with the cache, then print which heavy libraries it imported
+_IMPORTED = """
+import sys
+from pathlib import Path
+from sitegen.options import Options
+from sitegen.shortcut import run
+root = Path(sys.argv[1])
+result = run(Options(root=root, out=root / "site", cache=True))
+assert result.ok and result.site is None, "a shortcut was expected"
+print(sorted(m for m in ("jinja2", "markdown", "yaml", "nh3") if m in sys.modules))
+"""
+
+
+def _imported(root: Path) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, str(root)], capture_output=True, text=True, check=True
+    )
+    return ast.literal_eval(done.stdout.strip())
+
+
+def test_shortcuts_import_only_what_they_use(built: tuple[Path, Path]) -> None:
+    """In a fresh process imports are most of a shortcut's time: nothing changed needs
+    no converter and no templates; a prose edit needs the converter, not Jinja."""
+    root, _ = built
+    assert _imported(root) == []
+    _add_prose(root)
+    assert _imported(root) == ["markdown", "nh3", "yaml"]
 
 
 @pytest.mark.parametrize(
