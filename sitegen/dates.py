@@ -8,6 +8,13 @@ import re
 from dataclasses import dataclass
 
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+# English month names, whatever the machine's locale: the same input gives the same
+# output anywhere. (calendar.month_name follows the locale, and formats a date with
+# strftime on every lookup: 21,000 lookups for the 2000 pages of a bench build.)
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, order=True)
@@ -53,9 +60,9 @@ class PartialDate:
     def display(self) -> str:
         """Human form: '10 December 2018', 'November 2018' or '2018'."""
         if self.day:
-            return f"{self.day} {calendar.month_name[self.month]} {self.year}"
+            return f"{self.day} {MONTHS[self.month - 1]} {self.year}"
         if self.month:
-            return f"{calendar.month_name[self.month]} {self.year}"
+            return f"{MONTHS[self.month - 1]} {self.year}"
         return str(self.year)
 
     def __str__(self) -> str:
