@@ -189,8 +189,12 @@ class RecordingSite:
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._site, name)
         if isinstance(value, Mapping):
-            return RecordingMapping(name, value, self._recorder)
-        self._recorder.note(("attr", name))
+            value = RecordingMapping(name, value, self._recorder)
+        else:
+            self._recorder.note(("attr", name))
+        # Kept on this proxy, so the next read of the name skips this method: it is
+        # noted already, and a mapping notes each key read through the same wrapper.
+        self.__dict__[name] = value
         return value
 
 
