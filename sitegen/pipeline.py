@@ -341,7 +341,7 @@ class Builder:
         if folder is not None:
             folder.adopt(pages)  # put in by the workers
         values = page_reads(job).values
-        generated = render_generated(site, generators(), self.rendered, build, reusable, values)
+        generated = render_generated(site, generators(), values, self.rendered, build, reusable)
         generated = merge_outputs(site, pages.keys(), report, generated)
         if consume is not None:
             generated = {output: consume(rendering) for output, rendering in generated.items()}

@@ -230,18 +230,17 @@ def render_pages(
 def render_generated(
     site: Site,
     generators: Mapping[str, Callable[[Any], bytes]],
+    values: Values,
     previous: Mapping[str, Rendered] | None = None,
     build: str = "",
     reusable: Reusable = in_memory,
-    values: Values | None = None,
 ) -> dict[str, Rendered]:
     """Produce the non-page outputs (data, feed, sitemap), reusing those not affected.
 
-    `values`: the digests the pages' rendering made in this process, when there are
-    any: the sitemap and the index pages both read the whole page list, for one.
+    `values`: the digests the pages' rendering made in this process (the sitemap and
+    the index pages both read the whole page list, for one), so none is made twice.
     """
     previous = previous or {}
-    values = values or Values(site, site.page_by_url, lambda name: "")
     generated: dict[str, Rendered] = {}
     for output, generate in generators.items():
         before = previous.get(output)

@@ -42,3 +42,24 @@ def test_digest_tells_values_apart() -> None:
     assert deps.digest(["a", "b"]) != deps.digest(["ab"])
     assert deps.digest({"k": 1}) != deps.digest({"k": "1"})
     assert deps.digest(_Item("x", frozenset())) == deps.digest(_Item("x", frozenset()))
+
+
+class _Site:
+    def __init__(self) -> None:
+        self.title = "T"
+        self.by_id = {"a": 1, "b": 2}
+
+
+def test_recording_site_notes_each_read_once_reads_repeated() -> None:
+    """The proxy keeps what it has read; a second read must not lose a later key."""
+    values = deps.Values(_Site(), {}, lambda name: "")
+    recorder = deps.Recorder(values)
+    site = deps.RecordingSite(_Site(), recorder)
+    assert site.title == site.title == "T"
+    assert site.by_id["a"] == 1
+    assert site.by_id.get("b") == 2  # through the kept wrapper: still noted
+    assert list(recorder.read) == [
+        ("attr", "title"),
+        ("item", "by_id", "a"),
+        ("item", "by_id", "b"),
+    ]
