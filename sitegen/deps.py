@@ -19,6 +19,7 @@ import jinja2
 import jinja2.meta
 
 Key = tuple[str, ...]
+PAGE_LIST: Key = ("attr", "pages")
 _ABSENT = "<absent>"
 
 
@@ -146,8 +147,23 @@ class Values:
 
     def digest(self, key: Key) -> str:
         if key not in self._digests:
-            self._digests[key] = digest(self._lookup(key))
+            if key == PAGE_LIST:
+                # The page list as its pages' own digests, in order: each page's is made
+                # (or taken, see `seed`) once, where the whole list in one text form
+                # would encode every page again.
+                pages = self._site.pages
+                self._digests[key] = digest(tuple(self.digest(("page", p.url)) for p in pages))
+            else:
+                self._digests[key] = digest(self._lookup(key))
         return self._digests[key]
+
+    def seed(self, read: Mapping[Key, str]) -> None:
+        """Take the page digests another process made from this same site: a forked
+        render worker returns them in its records, and the index pages and generated
+        outputs made here read the page list, which is composed of them."""
+        for key, value in read.items():
+            if key[0] == "page":
+                self._digests.setdefault(key, value)
 
     def unchanged(self, key: Key, old: str) -> bool:
         """Whether the digest an earlier build recorded is still the current one."""

@@ -231,6 +231,9 @@ def render_all(
                 collect(part)
         finally:
             _INHERITED.pop("job", None)
+        values = page_reads(job).values
+        for rendering in found.values():
+            values.seed(rendering.read)
         collect(_render(job, indexes))
         if progress is not None:
             progress(len(outputs), len(outputs))

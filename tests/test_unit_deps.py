@@ -63,3 +63,43 @@ def test_recording_site_notes_each_read_once_reads_repeated() -> None:
         ("item", "by_id", "a"),
         ("item", "by_id", "b"),
     ]
+
+
+@dataclass(frozen=True)
+class _Page:
+    url: str
+    title: str
+
+
+class _PagedSite:
+    def __init__(self, *pages: _Page) -> None:
+        self.pages = pages
+        self.page_by_url = {page.url: page for page in pages}
+        self.title = "T"
+
+
+def _list_digest(site: _PagedSite) -> str:
+    return deps.Values(site, site.page_by_url, lambda name: "").digest(deps.PAGE_LIST)
+
+
+def test_page_list_digest_follows_every_page_and_their_order() -> None:
+    a, b = _Page("a/", "A"), _Page("b/", "B")
+    assert _list_digest(_PagedSite(a, b)) == _list_digest(_PagedSite(_Page("a/", "A"), b))
+    assert _list_digest(_PagedSite(a, b)) != _list_digest(_PagedSite(a, _Page("b/", "B2")))
+    assert _list_digest(_PagedSite(a, b)) != _list_digest(_PagedSite(b, a))
+    assert _list_digest(_PagedSite(a, b)) != _list_digest(_PagedSite(a))
+
+
+def test_seeded_page_digests_stand_in_and_nothing_else_is_taken() -> None:
+    """A render worker's page digests are used as they are; other keys are made here."""
+    site = _PagedSite(_Page("a/", "A"), _Page("b/", "B"))
+    worker = deps.Values(site, site.page_by_url, lambda name: "")
+    made = {key: worker.digest(key) for key in (("page", "a/"), ("page", "b/"))}
+    here = deps.Values(site, site.page_by_url, lambda name: "")
+    here.seed({**made, ("attr", "title"): "not this"})
+    assert here.digest(deps.PAGE_LIST) == worker.digest(deps.PAGE_LIST)
+    assert here.digest(("attr", "title")) == deps.digest("T")
+
+    stale = deps.Values(site, site.page_by_url, lambda name: "")
+    stale.seed({("page", "a/"): "from another site"})
+    assert stale.digest(deps.PAGE_LIST) != worker.digest(deps.PAGE_LIST)
