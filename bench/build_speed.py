@@ -9,6 +9,8 @@ pages to each peer in its own layout. The peers render only the Markdown pages: 
 not understand our fact tables, which they get as plain files that the pages link to.
 Every build is a fresh process, timed by wall clock from start to exit; the median of
 --runs runs is reported with the min-max range and the peak memory of the process tree.
+The measures of a size are run in rounds, each one's run i before any one's run i + 1
+(run_rounds says why).
 The corpora and outputs live in a RAM-backed folder when there is one (work_parent says
 why), so every run writes its files at the same cost.
 
@@ -30,7 +32,9 @@ running as root; a peer that cannot be had is skipped with a note.
 Peak memory is the larger of the largest single process (the kernel's ru_maxrss, as
 `/usr/bin/time -f %M` reports it) and the whole process tree's PSS (proportional set
 size: pages forked workers share with their parent are counted once), summed and sampled
-every 50 ms. The JSON also has the tree's RSS sum, which counts shared pages per process.
+every 50 ms. Sampling costs CPU, so it is done in one more run of each measure, which is
+not timed (run_rounds). The JSON also has the tree's RSS sum, which counts shared
+pages per process.
 
 Exit status: 0 if every target is met, 1 if a target is missed, 2 if our build or a peer
 failed to build.
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.metadata
 import json
 import os
@@ -205,8 +210,12 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def run_process(command: Sequence[str], cwd: Path, timeout: float) -> Run:
-    """Run `command` in its own process group; time it and measure its peak memory."""
+def run_process(command: Sequence[str], cwd: Path, timeout: float, sample: bool = True) -> Run:
+    """Run `command` in its own process group; time it and measure its peak memory.
+
+    `sample`: also sample the process tree's memory (TreeSampler). Without it the peak
+    is the largest single process's (ru_maxrss), which costs nothing to read.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         timed_out = threading.Event()
         started = time.perf_counter()
@@ -219,7 +228,8 @@ def run_process(command: Sequence[str], cwd: Path, timeout: float) -> Run:
             start_new_session=True,
         )
         sampler = TreeSampler(process.pid)
-        sampler.start()
+        if sample:
+            sampler.start()
 
         def expire() -> None:
             timed_out.set()
@@ -232,7 +242,8 @@ def run_process(command: Sequence[str], cwd: Path, timeout: float) -> Run:
             seconds = time.perf_counter() - started
         finally:
             timer.cancel()
-            sampler.stop()
+            if sample:
+                sampler.stop()
             _kill_group(process.pid)  # any worker the build left behind
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -293,12 +304,14 @@ class Measure:
     def peak(self) -> float | None:
         return max(self.peaks) if self.peaks else None
 
-    def add(self, run: Run) -> None:
-        self.times.append(run.seconds)
+    def add(self, run: Run, timed: bool = True) -> None:
         self.peaks.append(run.peak_mib)
         self.maxrss.append(run.maxrss_mib)
-        self.tree.append(run.tree_mib)
-        self.tree_rss.append(run.tree_rss_mib)
+        if timed:
+            self.times.append(run.seconds)
+        else:  # sampled
+            self.tree.append(run.tree_mib)
+            self.tree_rss.append(run.tree_rss_mib)
         self.last_line = run.last_line()
 
     def to_json(self) -> dict[str, object]:
@@ -340,41 +353,72 @@ def remove(*paths: Path) -> None:
             path.unlink()
 
 
-def measure_runs(
-    measure: Measure,
-    runs: int,
-    timeout: float,
-    command: Sequence[str],
-    cwd: Path,
-    before: Callable[[int], None],
-    after: Callable[[Run, int], None],
-) -> None:
-    """Run `command` `runs` times (`before(i)` prepares, `after(run, i)` checks); record."""
-    for i in range(runs):
-        before(i)
-        # Settle the disk: without this, the thousands of files the last run's clean-up
-        # deleted are still being written back and discarded while the next run is timed
-        # (seen here as cold builds slowing with each run). Every measure gets the same.
-        os.sync()
-        try:
-            run = run_process(command, cwd, timeout)
-        except OSError as error:
-            raise BuildFailed(
-                measure.label, None, f"could not start {command[0]}: {error}"
-            ) from error
-        if run.timed_out:
-            raise BuildFailed(measure.label, run, f"timed out after {timeout:.0f} s")
-        if run.returncode != 0:
-            raise BuildFailed(measure.label, run, f"exited with status {run.returncode}")
-        after(run, i)
-        measure.add(run)
-        print(
-            f"  {measure.label:<22} run {i + 1}/{runs}: {run.seconds:7.2f} s "
-            f"{run.peak_mib:7.0f} MiB",
-            flush=True,
-        )
-    if measure.out is not None:
-        measure.files, measure.out_mib = output_stats(measure.out)
+def _nothing(*_: object) -> None:
+    pass
+
+
+@dataclass
+class Series:
+    """One measure's runs: the command, and how to prepare (`before(i)`) and check
+    (`after(run, i)`) run i. `needs`: a series whose failure stops this one (ours'
+    rebuilds need its cold build)."""
+
+    measure: Measure
+    command: Sequence[str]
+    cwd: Path
+    before: Callable[[int], None] = _nothing
+    after: Callable[[Run, int], None] = _nothing
+    needs: Series | None = None
+
+
+def run_once(series: Series, i: int, runs: int, timeout: float) -> None:
+    """Run i of a series: timed if i < runs, else the untimed memory run; record it."""
+    measure, command, timed = series.measure, series.command, i < runs
+    series.before(i)
+    # Settle the disk: without this, the thousands of files the last run's clean-up
+    # deleted are still being written back and discarded while the next run is timed
+    # (seen here as cold builds slowing with each run). Every measure gets the same.
+    os.sync()
+    try:
+        run = run_process(command, series.cwd, timeout, sample=not timed)
+    except OSError as error:
+        raise BuildFailed(measure.label, None, f"could not start {command[0]}: {error}") from error
+    if run.timed_out:
+        raise BuildFailed(measure.label, run, f"timed out after {timeout:.0f} s")
+    if run.returncode != 0:
+        raise BuildFailed(measure.label, run, f"exited with status {run.returncode}")
+    series.after(run, i)
+    measure.add(run, timed)
+    what = f"run {i + 1}/{runs}: {run.seconds:7.2f} s" if timed else "memory run:  untimed"
+    print(f"  {measure.label:<22} {what} {run.peak_mib:7.0f} MiB", flush=True)
+
+
+def run_rounds(series: Sequence[Series], runs: int, timeout: float) -> None:
+    """Run every series `runs` times, timed, then once more for its memory: in rounds,
+    each series' run i before any series' run i + 1.
+
+    Rounds, not one measure's runs after another's, because this machine's speed drifts
+    within minutes: the same CPU loop took 0.83 s and 1.6 s a few seconds apart. Measures
+    taken in turn see the same drift, so their ratios hold where their times do not.
+
+    The timed runs are not sampled: reading a process's PSS walks its page tables, and
+    sampling a build's three processes every 50 ms took about 5% of a 1000-page build's
+    time (9.52 s against 9.99 s, medians of 3). Peers that run as one process lose
+    nothing to it, so it slowed ours against them. The last run is sampled and not
+    timed; the peak is the larger of its sampled figure and every run's largest single
+    process.
+    """
+    for i in range(runs + 1):
+        for one in series:
+            if one.measure.error:
+                continue
+            if one.needs is not None and one.needs.measure.error:
+                one.measure.error = f"not run: {one.needs.measure.label} failed"
+                continue
+            guarded(one.measure, functools.partial(run_once, one, i, runs, timeout))
+    for one in series:
+        if one.measure.out is not None and not one.measure.error:
+            one.measure.files, one.measure.out_mib = output_stats(one.measure.out)
 
 
 def guarded(measure: Measure, action: Callable[[], None]) -> bool:
@@ -827,71 +871,54 @@ def edit_body(text: str, marker: str) -> str:
     return head + sep + "\n".join(lines)
 
 
-def _nothing(*_: object) -> None:
-    pass
-
-
-def bench_floor(root: Path, args: argparse.Namespace) -> Measure:
+def floor_series(root: Path) -> Series:
     """The floor: bench/markdown_floor.py on the corpus, as its own process."""
-    floor = Measure("floor (1 core)")
     command = [sys.executable, str(BENCH / "markdown_floor.py"), str(root)]
-    guarded(
-        floor,
-        lambda: measure_runs(floor, args.runs, args.timeout, command, root, _nothing, _nothing),
-    )
-    return floor
+    return Series(Measure("floor (1 core)"), command, root)
 
 
-def bench_ours(
-    root: Path, size: int, args: argparse.Namespace, engine: list[str]
-) -> dict[str, Measure]:
-    """Ours: cold builds, then no-change rebuilds, then one-page rebuilds."""
+def our_series(root: Path, size: int, engine: list[str]) -> dict[str, Series]:
+    """Ours, each round: a cold build, the same build again, then one page edited."""
     out, cache = root / "site", root / ".cache"
     command = [*engine, "--out", str(out)]
-    cold = Measure("ours cold", out=out)
-    again = Measure("ours no-change", out=out)
-    one = Measure("ours one-page", out=out)
-    runs, timeout = args.runs, args.timeout
 
     def check(run: Run, _: int) -> None:
         check_pages("ours", out, size, run)
-
-    def clean(_: int) -> None:
-        remove(cache, out)
-
-    if not guarded(cold, lambda: measure_runs(cold, runs, timeout, command, root, clean, check)):
-        again.error = one.error = "not run: the cold build failed"
-        return {"cold": cold, "no_change": again, "one_page": one}
-    guarded(again, lambda: measure_runs(again, runs, timeout, command, root, _nothing, check))
 
     n = min(EDITED_PAGE, size - 1)
     page = root / f"content/pages/page-{n:05d}.md"
     html = out / f"pages/page-{n:05d}/index.html"
     original = page.read_text(encoding="utf-8")
 
+    def clean(_: int) -> None:
+        remove(cache, out)
+        page.write_text(original, encoding="utf-8")  # if a failed one-page run left it
+
     def edit(i: int) -> None:
         page.write_text(edit_body(original, f"benchedit{i}marker"), encoding="utf-8")
 
     def check_edit(run: Run, i: int) -> None:
+        page.write_text(original, encoding="utf-8")  # as the others find it
         if f"benchedit{i}marker" not in html.read_text(encoding="utf-8"):
             raise BuildFailed("ours one-page", run, f"the edit is not in {html}")
 
-    try:
-        guarded(one, lambda: measure_runs(one, runs, timeout, command, root, edit, check_edit))
-    finally:
-        page.write_text(original, encoding="utf-8")
-    return {"cold": cold, "no_change": again, "one_page": one}
+    cold = Series(Measure("ours cold", out=out), command, root, clean, check)
+    return {
+        "cold": cold,
+        "no_change": Series(
+            Measure("ours no-change", out=out), command, root, after=check, needs=cold
+        ),
+        "one_page": Series(
+            Measure("ours one-page", out=out), command, root, edit, check_edit, cold
+        ),
+    }
 
 
-def bench_peer(
-    peer: Peer, root: Path, work: Path, pages: list[Page], size: int, args: argparse.Namespace
-) -> Measure:
-    """A peer's cold builds of the same pages, laid out as it wants them."""
-    dest = work / f"{peer.key}-{size}"
+def peer_series(peer: Peer, root: Path, dest: Path, pages: list[Page], size: int) -> Series:
+    """A peer's cold builds of the same pages, laid out in `dest` as it wants them."""
     remove(dest)
     out = PEER_INPUTS[peer.key](root, dest, pages)
     extra = [dest / name for name in PEER_CLEAN[peer.key]]
-    measure = Measure(f"{peer.name} cold", out=out)
 
     def clean(_: int) -> None:
         remove(out, *extra)
@@ -899,19 +926,14 @@ def bench_peer(
     def check(run: Run, _: int) -> None:
         check_pages(peer.name, out, size, run)
 
-    guarded(
-        measure,
-        lambda: measure_runs(measure, args.runs, args.timeout, peer.command, dest, clean, check),
-    )
-    if not args.keep:
-        remove(dest)
-    return measure
+    assert peer.command is not None
+    return Series(Measure(f"{peer.name} cold", out=out), peer.command, dest, clean, check)
 
 
 def bench_size(
     size: int, work: Path, args: argparse.Namespace, engine: list[str], peers: list[Peer]
 ) -> dict[str, Measure]:
-    """Every measure at one corpus size."""
+    """Every measure at one corpus size, in rounds (run_rounds)."""
     root = work / f"corpus-{size}"
     started = time.perf_counter()
     generate(root, size, args.seed)
@@ -921,13 +943,15 @@ def bench_size(
         f"({len(pages)} Markdown pages, {size} country tables)",
         flush=True,
     )
-    measures = {"floor": bench_floor(root, args), **bench_ours(root, size, args, engine)}
+    series = {"floor": floor_series(root), **our_series(root, size, engine)}
+    dests = {p.key: work / f"{p.key}-{size}" for p in peers if p.available}
     for peer in peers:
-        if peer.available:
-            measures[peer.key] = bench_peer(peer, root, work, pages, size, args)
+        if peer.key in dests:
+            series[peer.key] = peer_series(peer, root, dests[peer.key], pages, size)
+    run_rounds(list(series.values()), args.runs, args.timeout)
     if not args.keep:
-        remove(root)
-    return measures
+        remove(root, *dests.values())
+    return {key: one.measure for key, one in series.items()}
 
 
 # --------------------------------------------------------------------------- report
@@ -1093,8 +1117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "files their links point to)",
         "cold = no .cache/ and no output folder; no-change = the same build again; one-page "
         f"= page {EDITED_PAGE}'s first paragraph edited before each run; OS file cache warm",
-        "peak MiB = max(the largest process's ru_maxrss, the process tree's PSS sum sampled "
-        f"every {SAMPLE_SECONDS * 1000:.0f} ms); the JSON also has the tree's RSS sum",
+        f"each measure is {args.runs} timed runs and one more for memory, untimed; peak MiB = "
+        "max(every run's largest process (ru_maxrss), the process tree's PSS sum sampled "
+        f"every {SAMPLE_SECONDS * 1000:.0f} ms in the untimed run); the JSON also has the "
+        "tree's RSS sum",
     ]
     results: dict[int, dict[str, Measure]] = {}
     if args.workdir:
