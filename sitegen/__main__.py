@@ -1,7 +1,5 @@
 """`python -m sitegen ...`: the same command line as build.py, in the current folder."""
 
-import sys
+from .cli import command_line
 
-from .cli import main
-
-sys.exit(main())
+command_line()

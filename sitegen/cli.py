@@ -6,9 +6,11 @@ Exit status: 0 success, 1 content errors, 2 usage errors (argparse's own convent
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .errors import Report
@@ -98,6 +100,22 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
     seconds = time.perf_counter() - started
     print(summary(command, result, options.out, seconds))
     return EXIT_OK
+
+
+def command_line(root: Path | None = None) -> NoReturn:
+    """Run `main` as a whole process (build.py, `python -m sitegen`, the `sitegen`
+    script), then leave without tearing the interpreter down.
+
+    Tearing down frees every object the build made, one at a time: 1.16 s after a
+    4000-page build, for memory the system takes back at once when the process ends.
+    By then the output folder and the cache are written and renamed into place and the
+    worker processes joined; only the standard streams still need flushing. An
+    exception (a bug, or argparse's exit) leaves the usual way, with its traceback.
+    """
+    code = main(root=root)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def summary(command: str, result: Result, out: Path, seconds: float) -> str:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from conftest import SiteDir
+import os
+import subprocess
+import sys
+
+from conftest import PROJECT, SiteDir
 
 
 def test_builds_every_page(make_site) -> None:
@@ -212,3 +216,42 @@ def test_quoted_and_bare_dates_are_both_accepted(make_site) -> None:
     assert site.build().code == 0
     page = site.html("countries/china/index.html")
     assert page.select_one(".country-status time")["datetime"] == "2018-12-07"
+
+
+def _whole_process(site: SiteDir, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m sitegen ARGS` with its output to pipes, block-buffered as it is for a
+    writer's redirect (PYTHONUNBUFFERED would hide a missing flush)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.run(
+        [sys.executable, "-m", "sitegen", *args],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "PYTHONPATH": str(PROJECT)},
+    )
+
+
+def test_whole_process_keeps_its_exit_status_and_flushes_what_it_printed(make_site) -> None:
+    """The command line leaves with os._exit (cli.command_line): the summary and the
+    diagnostics must still reach the pipe, and the status must be main's."""
+    site = make_site()
+    built = _whole_process(site, "build")
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.startswith(f"built 7 pages into {site.root / 'site'} in ")
+    assert (site.root / "site/countries/japan/index.html").is_file()
+
+    site.write("content/about.md", "---\ntitle: About\nsumary: typo\n---\nText.\n")
+    failed = _whole_process(site, "build")
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    assert failed.stderr.splitlines() == [
+        "content/about.md:3:1: error: unknown field 'sumary' in front matter; did you mean "
+        "'summary'? (allowed fields: title, summary, updated, draft, order, template)",
+        "1 error(s), 0 warning(s)",
+        "build failed; site/ was left as it was",
+    ]
+
+    usage = _whole_process(site, "build", "--jobs", "x")
+    assert usage.returncode == 2
+    assert "invalid int value: 'x'" in usage.stderr
