@@ -8,7 +8,7 @@ in content), as are duplicate keys (PyYAML would silently keep the last one).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,17 +159,29 @@ def _too_deep(text: str) -> yaml.Mark | None:
     (which keeps its own stack and never recurses) before anything composes it."""
     if sum(map(text.count, "[{-?:")) <= MAX_DEPTH:
         return None  # every collection starts with one of these: too few to nest deeper
-    depth = 0
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return event.start_mark
-            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-                depth -= 1
+        return _first_too_deep(yaml.parse(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        if "nesting depth" not in str(getattr(exc, "problem", "")):
+            return None  # malformed: the parse proper reports it
+    # The libyaml of PyYAML 6.0.4 refuses flow collections 1000 deep while it scans
+    # ahead, before it yields the event where ours stops: the pure-Python parser has no
+    # such limit and finds that event, so the writer is shown the same place either way.
+    try:
+        return _first_too_deep(yaml.parse(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError:
-        return None  # malformed: the parse proper reports it
+        return None
+
+
+def _first_too_deep(events: Iterator[yaml.Event]) -> yaml.Mark | None:
+    depth = 0
+    for event in events:
+        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return event.start_mark
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            depth -= 1
     return None
 
 
