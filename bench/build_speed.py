@@ -833,9 +833,11 @@ def file_system(path: Path) -> str:
     with contextlib.suppress(OSError), open("/proc/mounts", encoding="utf-8") as mounts:
         for line in mounts:
             fields = line.split()
+            if len(fields) < 3:
+                continue
             point = fields[1].replace("\\040", " ")
             inside = path == Path(point) or Path(point) in path.parents
-            if len(fields) > 2 and inside and len(point) >= len(best):
+            if inside and len(point) >= len(best):
                 best, kind = point, fields[2]
     return kind
 
@@ -944,13 +946,13 @@ def bench_size(
         flush=True,
     )
     series = {"floor": floor_series(root), **our_series(root, size, engine)}
-    dests = {p.key: work / f"{p.key}-{size}" for p in peers if p.available}
-    for peer in peers:
-        if peer.key in dests:
-            series[peer.key] = peer_series(peer, root, dests[peer.key], pages, size)
+    dests = []
+    for peer in (p for p in peers if p.available):
+        dests.append(work / f"{peer.key}-{size}")
+        series[peer.key] = peer_series(peer, root, dests[-1], pages, size)
     run_rounds(list(series.values()), args.runs, args.timeout)
     if not args.keep:
-        remove(root, *dests.values())
+        remove(root, *dests)
     return {key: one.measure for key, one in series.items()}
 
 

@@ -147,14 +147,7 @@ class Values:
 
     def digest(self, key: Key) -> str:
         if key not in self._digests:
-            if key == PAGE_LIST:
-                # The page list as its pages' own digests, in order: each page's is made
-                # (or taken, see `seed`) once, where the whole list in one text form
-                # would encode every page again.
-                pages = self._site.pages
-                self._digests[key] = digest(tuple(self.digest(("page", p.url)) for p in pages))
-            else:
-                self._digests[key] = digest(self._lookup(key))
+            self._digests[key] = digest(self._lookup(key))
         return self._digests[key]
 
     def seed(self, read: Mapping[Key, str]) -> None:
@@ -170,6 +163,11 @@ class Values:
         return self.digest(key) == old
 
     def _lookup(self, key: Key) -> Any:
+        """What the key's digest is made of: the value it names, but the page list as
+        its pages' own digests in order, each made (or taken, see `seed`) once, where the
+        whole list in one text form would encode every page again."""
+        if key == PAGE_LIST:
+            return tuple(self.digest(("page", page.url)) for page in self._site.pages)
         kind = key[0]
         if kind == "attr":
             return getattr(self._site, key[1])
