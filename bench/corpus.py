@@ -1,4 +1,5 @@
-"""Generate a deterministic corpus: N Markdown pages, N country fact tables, a sources file.
+"""Generate a deterministic corpus: N Markdown pages, N country fact tables, a sources file,
+and a search page (so that every build also makes the search index, as a real site's does).
 
 Each page has front matter and 600-1000 words with headings, emphasis, a list, a table,
 a blockquote, a footnote, cross-links to other pages and countries, and citations. The
@@ -163,8 +164,12 @@ def sources_file(count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generate(out: Path, pages: int, seed: int = 1) -> None:
-    """Write a complete project (content, templates, static) into `out`."""
+SEARCH_PAGE = "---\ntitle: Search\norder: 9999\ntemplate: search.html\n---\nSearch every page.\n"
+
+
+def generate(out: Path, pages: int, seed: int = 1, search: bool = True) -> None:
+    """Write a complete project (content, templates, static) into `out`; `search`: with a
+    search page."""
     rng = random.Random(seed)
     countries = pages
     sources = max(10, pages // 2)
@@ -189,6 +194,8 @@ def generate(out: Path, pages: int, seed: int = 1) -> None:
             country(rng, n, countries, sources)
         )
     (out / "content/sources.yaml").write_text(sources_file(sources))
+    if search:
+        (out / "content/search.md").write_text(SEARCH_PAGE)
 
 
 def main() -> None:
@@ -196,8 +203,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-search", action="store_true", help="leave out the search page")
     args = parser.parse_args()
-    generate(args.out, args.pages, args.seed)
+    generate(args.out, args.pages, args.seed, search=not args.no_search)
     print(f"wrote {args.pages} pages, {args.pages} countries into {args.out}")
 
 

@@ -16,6 +16,9 @@ from .errors import Location
 from .markdown import Document
 from .schema import CONFIDENCES, SOURCE_KINDS, STATUSES, VENDORS
 
+# The template of a search page: the search index is built only for a site that has one.
+SEARCH_TEMPLATE = "search.html"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -117,6 +120,11 @@ class Page:
     @property
     def output(self) -> str:
         return urls.output_path(self.url)
+
+    @property
+    def indexed(self) -> bool:
+        """Whether search finds this page: every page but search pages and the 404 page."""
+        return self.template != SEARCH_TEMPLATE and self.kind != "not-found"
 
     @property
     def is_index(self) -> bool:

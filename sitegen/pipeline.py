@@ -40,7 +40,7 @@ from .parallel import (
 from .quotes import Quotation, check_quotations, find_quotations, site_quotations
 from .render import Rendered, make_environment, render_generated, render_pages
 from .sanitise import DEFAULT_MODE
-from .search import search_index, search_pages
+from .search import build_index, index_key, search_pages
 from .shortcut import (
     BuildState,
     ProseRecord,
@@ -168,6 +168,7 @@ class Builder:
         self.rendered: dict[str, Rendered] = {}
         self.written: dict[str, Stat] | None = None  # output files as the last build left them
         self._last: tuple[Project, Result] | None = None
+        self.search: tuple[str, tuple[str, ...]] = ("", ())  # the last index: key, files
 
     def _fresh_templates(self) -> None:
         """Forget compiled templates when a template file changed since the last build."""
@@ -347,14 +348,29 @@ class Builder:
             generated = {output: consume(rendering) for output, rendering in generated.items()}
         result.rendered = {**pages, **generated}
         result.rerendered = tuple(o for o, r in pages.items() if r.build == build)
-        bundle: dict[str, bytes] = {}
         if folder is None:
             result.files = {o: r.body for o, r in result.rendered.items() if r.body is not None}
-        elif not report.errors:
-            bundle = search_index(site, folder.view(), report)
-            for rel, data in bundle.items():
-                folder.write(rel, data)
-        result.copies = static_copies(project, result.rendered.keys() | bundle.keys(), report)
+        bundle = self._index(site, result, folder) if folder is not None else ()
+        result.copies = static_copies(project, result.rendered.keys() | set(bundle), report)
+
+    def _index(self, site: Site, result: Result, folder: OutputFolder) -> tuple[str, ...]:
+        """The search bundle, in the new folder: kept from the old one when no indexed
+        page changed (Pagefind's output is a function of those pages), else made anew."""
+        if result.report.errors or not search_pages(site):
+            return ()
+        key = index_key(site, {o: r.checksum for o, r in result.rendered.items()})
+        last_key, last_files = self.search
+        written = self.written or {}
+        if key == last_key and all(folder.unchanged(f, written.get(f)) for f in last_files):
+            for rel in last_files:
+                folder.keep(rel)
+            return last_files
+        indexed = build_index(site, folder.tmp, result.report)
+        if indexed is None:
+            return ()
+        folder.adopt(indexed.files)
+        self.search = (key, indexed.files)
+        return indexed.files
 
     def _load_disk_cache(self, report: Report) -> None:
         """Fill empty in-memory caches from .cache/ (the first build of a process)."""

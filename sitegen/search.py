@@ -1,47 +1,40 @@
-"""The search index: Pagefind, fed the rendered pages in memory, written with the rest.
+"""The search index: Pagefind's command line, run over the new output folder before the swap.
 
-Why in the pipeline and not a `pagefind --site site/` step after the build: the index
-must be part of the atomic write (a failed build leaves `site/` untouched, and the index
-always describes the pages beside it), and the build must not depend on a `pagefind` on
-PATH. Pagefind's Python API runs the binary shipped in the `pagefind-bin` wheel in the
-project's environment as a service: each page goes in as an HTML string, and the whole
-bundle (the index, `pagefind-ui.js`, ...) comes back as bytes that join the other outputs.
+Why the CLI over the written folder: it is Pagefind's stock interface, it reads the pages
+from disk at its own (parallel) speed at any site size, and it writes the bundle straight
+into the folder that is about to be swapped in, so the index is part of the atomic write
+(a failed build leaves `site/` untouched, and the index always describes the pages beside
+it). The binary comes from the `pagefind-bin` wheel in the project's environment, run
+through `python -m pagefind`, so nothing has to be on PATH.
 
-Only a site that has a search page (a page rendered with `search.html`) gets an index: an
-index nobody can query would be dead weight, and small test sites stay fast. The pages
-indexed are every page but the search page itself and the 404 page. What is indexed on a
-page is its `<main data-pagefind-body>`: navigation, breadcrumbs and footer stay out of
-results. Result URLs are stored site-relative (`/countries/japan/index.html`); Pagefind's
-UI prefixes the folder it loaded the bundle from, so they work under any sub-path.
+Only a site that has a search page (a page rendered with `search.html`) gets an index.
+Which pages are indexed is said in the HTML: pages whose `Page.indexed` is true carry
+`<main data-pagefind-body>`, and Pagefind then leaves out every page without it (the
+search page itself and the 404 page). Result URLs keep `index.html`
+(`/countries/japan/index.html`), so they work from any sub-path; Pagefind's UI prefixes
+the folder it loaded the bundle from.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import concurrent.futures
 import hashlib
-import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import Location, Report
-from .model import Page, Site
+from .model import SEARCH_TEMPLATE, Page, Site
 
-SEARCH_TEMPLATE = "search.html"
 BUNDLE = "pagefind/"  # where the bundle lands in the site; search.html loads it from there
-NOT_INDEXED_KINDS = frozenset({"not-found"})
-TIMEOUT_SECONDS = 120  # a wedged service becomes a build error, never a hung build
+TIMEOUT_SECONDS = 300  # a wedged indexer becomes a build error, never a hung build
 # Inside <main>, but noise in a result's excerpt: the citation markers "[1]".
 EXCLUDED_SELECTORS = ("sup.cite",)
 # Bundle files no page loads: the other UI flavours and the result-page highlighter.
-# Left out so that the site carries only what it uses.
+# Removed after indexing, so that the site carries only what it uses.
 UNUSED_PREFIXES = ("pagefind-component-ui.", "pagefind-modular-ui.", "pagefind-highlight.")
-
-T = TypeVar("T")
-# The last index built, by a digest of what went in: Pagefind's output depends only on
-# that, so a rebuild whose indexed pages did not change skips the service entirely.
-_last_bundle: dict[str, object] = {}
 
 
 def search_pages(site: Site) -> list[Page]:
@@ -49,118 +42,85 @@ def search_pages(site: Site) -> list[Page]:
     return [p for p in site.pages if p.template == SEARCH_TEMPLATE]
 
 
-def indexed_pages(site: Site) -> list[Page]:
-    """The pages a reader can find: all but search pages and the 404 page."""
-    return [
-        p for p in site.pages if p.template != SEARCH_TEMPLATE and p.kind not in NOT_INDEXED_KINDS
-    ]
+def index_key(site: Site, checksums: Mapping[str, str]) -> str:
+    """What the index is made of: every indexed page's output and its bytes' digest.
 
-
-def search_index(site: Site, files: Mapping[str, bytes], report: Report) -> dict[str, bytes]:
-    """The Pagefind bundle for the rendered `files`, keyed by output path under BUNDLE.
-
-    Empty when the site has no search page. A missing or failing Pagefind binary is
-    reported as an error at the search page, so the build fails and writes nothing.
+    Pagefind's bundle is a function of those files alone, so an unchanged key means the
+    last bundle is still exact and can be kept as it is.
     """
+    digest = hashlib.blake2b(digest_size=16)
+    for page in site.pages:
+        if page.indexed:
+            digest.update(f"{page.output}\x1f{checksums.get(page.output, '')}\x1e".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """The bundle Pagefind wrote: its files, relative to the output folder."""
+
+    files: tuple[str, ...]
+
+
+def build_index(site: Site, folder: Path, report: Report) -> Indexed | None:
+    """Run Pagefind over the pages written into `folder`; None (with an error at the search
+    page) if it fails, so the build fails and the old site stays."""
     pages = search_pages(site)
-    if not pages:
-        return {}
-    documents = [
-        ("/" + page.output, files[page.output].decode("utf-8"))
-        for page in indexed_pages(site)
-        if page.output in files
+    assert pages, "only a site with a search page is indexed"
+    command = [
+        sys.executable,
+        "-m",
+        "pagefind",
+        "--site",
+        str(folder),
+        "--output-subdir",
+        BUNDLE.rstrip("/"),
+        "--keep-index-url",
+        "--exclude-selectors",
+        ",".join(EXCLUDED_SELECTORS),
+        "--silent",
     ]
-    key = hashlib.sha256(repr(documents).encode("utf-8")).hexdigest()
     try:
-        if _last_bundle.get("key") != key:  # unchanged pages: a preview rebuild reuses it
-            _last_bundle.clear()
-            _last_bundle.update(key=key, bundle=_run(lambda: _index(documents)))
-        bundle: dict[str, bytes] = _last_bundle["bundle"]  # type: ignore[assignment]
-    except Exception as exc:  # the service's errors are plain Exceptions
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=TIMEOUT_SECONDS,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        problem = None if done.returncode == 0 else _last_line(done.stderr or done.stdout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        problem = str(exc)
+    if problem is not None:
         where = Location(pages[0].inputs[0] if pages[0].inputs else pages[0].output)
         report.error(
             where,
-            f"the search index could not be built: {type(exc).__name__}: {exc}",
+            f"the search index could not be built: {problem}",
             "reinstall the project (.venv/bin/pip install -e .), or remove the search page",
         )
-        return {}
-    return {
-        BUNDLE + path: content
-        for path, content in sorted(bundle.items())
-        if not path.startswith(UNUSED_PREFIXES)
-    }
+        return None
+    return Indexed(tuple(_bundle_files(folder)))
 
 
-async def _index(documents: Sequence[tuple[str, str]]) -> dict[str, bytes]:
-    """Index (url, html) pairs in one Pagefind service and return the bundle's files."""
-    async with _service_class()() as service:
-        index = await service.create_index(
-            {"keep_index_url": True, "exclude_selectors": list(EXCLUDED_SELECTORS)}
-        )
-        for url, html in documents:
-            await index.add_html_file(content=html, url=url)
-        files = await index.get_files()
-    return {str(f["path"]): bytes(f["content"]) for f in files}
+def _bundle_files(folder: Path) -> Iterable[str]:
+    """The bundle's files, sorted; the unused ones are deleted first (we wrote them)."""
+    base = folder / BUNDLE
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            if dirpath == str(base) and name.startswith(UNUSED_PREFIXES):
+                path.unlink()
+                continue
+            found.append(path.relative_to(folder).as_posix())
+    return sorted(found)
 
 
-def _service_class() -> type:
-    """Pagefind's service client, reading each reply as soon as it arrives.
-
-    Why: pagefind 1.5's own reader sleeps 0.1 s before reading every reply, so indexing
-    N pages costs at least N/10 s (1.6 s for this site, three times the rest of the
-    build). This keeps its wire format (base64 JSON, comma-terminated) and its dispatch
-    by message id; and if the service dies, every pending request fails instead of
-    hanging. Imported late, so a build without a search page never needs Pagefind.
-    """
-    from pagefind.service import PagefindService
-
-    class PromptPagefindService(PagefindService):
-        async def _wait_for_responses(self) -> None:
-            stdout = self._backend.stdout
-            assert stdout is not None
-            try:
-                while True:
-                    raw = await stdout.readuntil(b",")
-                    message = json.loads(base64.b64decode(raw[:-1]))
-                    if message is not None:
-                        self._deliver(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                for future in self._responses.values():
-                    if not future.done():
-                        future.set_exception(RuntimeError(f"Pagefind service stopped: {exc!r}"))
-
-        def _deliver(self, message: dict[str, Any]) -> None:
-            payload = message.get("payload") or {}
-            message_id = message.get("message_id")
-            if message_id is None and (original := payload.get("original_message")):
-                message_id = json.loads(original).get("message_id")
-            future = self._responses.get(message_id)
-            if future is None or future.done():
-                return
-            if payload.get("type") == "Error":
-                future.set_exception(Exception(payload.get("message", "Pagefind error")))
-            else:
-                future.set_result(payload)
-
-    return PromptPagefindService
-
-
-def _run(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine to completion, even when called from inside an event loop.
-
-    Why: a development server (livereload runs on an asyncio loop) may rebuild from a
-    callback on its loop, where asyncio.run() refuses to start; then a worker thread
-    gets its own loop.
-    """
-
-    async def bounded() -> T:
-        return await asyncio.wait_for(make(), TIMEOUT_SECONDS)
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(bounded())
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(bounded())).result()
+def _last_line(text: str) -> str:
+    """The indexer's own last words, printable (it may print control characters)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    shown = lines[-1] if lines else "Pagefind failed without a message"
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in shown)[:300]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 MARKER = ".sitegen-output"
@@ -109,10 +109,6 @@ class OutputFolder:
         except OSError:  # another file system, or links unsupported: copy it, with its mtime
             shutil.copy2(old, safe_target(self.tmp, rel))
 
-    def view(self) -> Mapping[str, bytes]:
-        """The files put in so far, read back on demand (the search index reads pages)."""
-        return _Written(self)
-
     def stats(self) -> dict[str, Stat]:
         """The size and mtime of every file put in (they survive the swap)."""
         found = {}
@@ -132,19 +128,3 @@ class OutputFolder:
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-class _Written(Mapping[str, bytes]):
-    def __init__(self, folder: OutputFolder) -> None:
-        self._folder = folder
-
-    def __getitem__(self, rel: str) -> bytes:
-        if rel not in self._folder.names:
-            raise KeyError(rel)
-        return safe_target(self._folder.tmp, rel).read_bytes()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._folder.names)
-
-    def __len__(self) -> int:
-        return len(self._folder.names)

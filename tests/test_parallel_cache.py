@@ -29,7 +29,7 @@ PAGES = 100  # enough for the work to be spread over processes
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus") / "project"
-    generate(root, PAGES)
+    generate(root, PAGES, search=False)
     return root
 
 
@@ -80,7 +80,7 @@ def test_renewed_workers_give_the_same_output(
 
 def test_warm_build_renders_nothing_and_gives_the_same_tree(corpus: Path, tmp_path: Path) -> None:
     root = tmp_path / "project"
-    generate(root, PAGES)
+    generate(root, PAGES, search=False)
     out = root / "site"
     cold = build(root, out, jobs=2, cache=True)
     first = tree(out)
@@ -99,7 +99,7 @@ def test_warm_build_renders_nothing_and_gives_the_same_tree(corpus: Path, tmp_pa
 
 def test_changed_page_and_its_dependents_are_rerendered(tmp_path: Path) -> None:
     root = tmp_path / "project"
-    generate(root, PAGES)
+    generate(root, PAGES, search=False)
     out = root / "site"
     build(root, out, jobs=2, cache=True)
     page = root / "content/pages/page-00007.md"
@@ -131,7 +131,7 @@ def test_changed_page_and_its_dependents_are_rerendered(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["documents", "rendered", "state"])
 def test_damaged_cache_file_is_ignored_with_a_warning(tmp_path: Path, name: str) -> None:
     root = tmp_path / "project"
-    generate(root, 20)
+    generate(root, 20, search=False)
     out = root / "site"
     build(root, out, cache=True)
     first = tree(out)
@@ -154,7 +154,7 @@ def test_damaged_cache_file_is_ignored_with_a_warning(tmp_path: Path, name: str)
 
 def test_cache_from_another_engine_version_is_not_used(tmp_path: Path) -> None:
     root = tmp_path / "project"
-    generate(root, 20)
+    generate(root, 20, search=False)
     out = root / "site"
     build(root, out, cache=True)
     cached = root / ".cache/sitegen/documents.pickle"
@@ -193,7 +193,7 @@ def _fresh_tree(root: Path, tmp_path: Path) -> dict[str, bytes]:
 def built(tmp_path: Path) -> tuple[Path, Path]:
     """A small corpus built once with the cache: (project root, output folder)."""
     root = tmp_path / "project"
-    generate(root, 20)
+    generate(root, 20, search=False)
     build(root, root / "site", cache=True)
     return root, root / "site"
 
