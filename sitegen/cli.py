@@ -15,9 +15,9 @@ from typing import NoReturn
 from . import __version__
 from .errors import Report
 from .options import Options, Result, default_jobs
-from .shortcut import run
+from .shortcut import attempt
 
-EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
             type=int,
             default=default_jobs(),
             metavar="N",
-            help=f"processes for converting and rendering (default: all cores, {default_jobs()})",
+            help="processes for converting and rendering, at most the cores available "
+            f"(default: all, {default_jobs()})",
         )
     build.add_argument(
         "--no-cache", action="store_true", help="ignore and do not update the cache in .cache/"
@@ -82,12 +83,12 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
         include_drafts=getattr(args, "drafts", False),
         strict=getattr(args, "strict", False),
         write=command == "build",
-        jobs=max(1, args.jobs),
+        jobs=max(1, min(args.jobs, default_jobs())),
         cache=command == "build" and not args.no_cache,
         progress=_progress_line if sys.stderr.isatty() else None,
     )
     started = time.perf_counter()
-    result = run(options)
+    result = build(options)
     if options.progress is not None:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     print_report(result.report)
@@ -102,6 +103,18 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
     return EXIT_OK
 
 
+def build(options: Options) -> Result:
+    """One build as a new process makes it: a shortcut of shortcut.py when one applies,
+    else the whole pipeline, imported only then (in a fresh process, imports are most of
+    a shortcut's cost)."""
+    tried = attempt(options)
+    if isinstance(tried, Result):
+        return tried
+    from .pipeline import run
+
+    return run(options, tried.inputs, tried.state, tried.found)
+
+
 def command_line(root: Path | None = None) -> NoReturn:
     """Run `main` as a whole process (build.py, `python -m sitegen`, the `sitegen`
     script), then leave without tearing the interpreter down.
@@ -109,10 +122,16 @@ def command_line(root: Path | None = None) -> NoReturn:
     Tearing down frees every object the build made, one at a time: 1.16 s after a
     4000-page build, for memory the system takes back at once when the process ends.
     By then the output folder and the cache are written and renamed into place and the
-    worker processes joined; only the standard streams still need flushing. An
-    exception (a bug, or argparse's exit) leaves the usual way, with its traceback.
+    worker processes joined; only the standard streams still need flushing. Ctrl-C
+    ends the build with the output folder as it was (the build's own cleanup has run by
+    then) and exit status 130, as shells give it. Another exception (a bug, or argparse's
+    exit) leaves the usual way.
     """
-    code = main(root=root)
+    try:
+        code = main(root=root)
+    except KeyboardInterrupt:
+        print("\ninterrupted; the output folder was left as it was", file=sys.stderr)
+        code = EXIT_INTERRUPTED
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -6,9 +6,10 @@ Imports nothing from the rest of the package, so every stage can use it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-Severity = Literal["error", "warning"]
+# A note tells of something the build handled itself (a cache it rebuilt): never fails.
+Severity = Literal["error", "warning", "note"]
 
 
 @dataclass(frozen=True, order=True)
@@ -22,6 +23,17 @@ class Location:
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}"
 
+    def to_json(self) -> list[Any]:
+        return [self.path, self.line, self.col]
+
+    @classmethod
+    def from_json(cls, value: Any) -> Location:
+        """From `to_json`'s form; ValueError if it is not (a damaged cache)."""
+        path, line, col = value
+        if not (isinstance(path, str) and type(line) is int and type(col) is int):
+            raise ValueError(f"not a location: {value!r:.80}")
+        return cls(path, line, col)
+
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
@@ -31,6 +43,19 @@ class Diagnostic:
     severity: Severity
     message: str
     hint: str = ""
+
+    def to_json(self) -> list[Any]:
+        return [self.location.to_json(), self.severity, self.message, self.hint]
+
+    @classmethod
+    def from_json(cls, value: Any) -> Diagnostic:
+        """From `to_json`'s form; ValueError if it is not (a damaged cache)."""
+        location, severity, message, hint = value
+        if severity not in ("error", "warning", "note") or not (
+            isinstance(message, str) and isinstance(hint, str)
+        ):
+            raise ValueError(f"not a diagnostic: {value!r:.80}")
+        return cls(Location.from_json(location), severity, message, hint)
 
     def format(self) -> str:
         """Render as `path:line:col: error: what is wrong; what to do`."""
@@ -49,6 +74,9 @@ class Report:
 
     def warning(self, location: Location, message: str, hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(location, "warning", message, hint))
+
+    def note(self, location: Location, message: str, hint: str = "") -> None:
+        self.diagnostics.append(Diagnostic(location, "note", message, hint))
 
     def extend(self, other: Report) -> None:
         self.diagnostics.extend(other.diagnostics)

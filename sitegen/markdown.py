@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import html
+import json
 import posixpath
 import re
 import xml.etree.ElementTree as etree
@@ -97,6 +98,47 @@ class Document:
     def html(self) -> str:
         return self.html_bytes.decode()
 
+    def to_json(self) -> str:
+        """Everything but the packed HTML, as JSON text (the cache keeps that beside it)."""
+        return json.dumps(
+            {
+                "links": [[k.target, k.anchor, k.location.to_json()] for k in self.links],
+                "citations": list(self.citations),
+                "uses": [[list(u.ids), u.location.to_json()] for u in self.citation_uses],
+                "headings": [[h.id, h.text, h.level, h.location.to_json()] for h in self.headings],
+                "ids": sorted(self.ids),
+                "diagnostics": [d.to_json() for d in self.diagnostics],
+                "source": self.source,
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str, packed: bytes) -> Document:
+        """From `to_json` and the packed HTML; ValueError (or a KeyError, TypeError) if
+        they are not what a build wrote."""
+        value = json.loads(text)
+        headings = []
+        for hid, title, level, where in value["headings"]:
+            if type(level) is not int:
+                raise ValueError("heading level is not a number")
+            headings.append(Heading(_text(hid), _text(title), level, Location.from_json(where)))
+        return cls(
+            packed=packed,
+            links=tuple(
+                ContentLink(_text(target), _text(anchor), Location.from_json(where))
+                for target, anchor, where in value["links"]
+            ),
+            citations=_texts(value["citations"]),
+            citation_uses=tuple(
+                CitationUse(_texts(ids), Location.from_json(where)) for ids, where in value["uses"]
+            ),
+            headings=tuple(headings),
+            ids=frozenset(_texts(value["ids"])),
+            diagnostics=tuple(Diagnostic.from_json(d) for d in value["diagnostics"]),
+            source=_text(value["source"]),
+        )
+
     def __digest__(self) -> str:
         """Stand for the document in dependency digests: cheaper than hashing its HTML."""
         return f"Document:{self.source}"
@@ -117,10 +159,25 @@ class Document:
         )
 
 
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"not text: {value!r:.80}")
+    return value
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"not a list: {value!r:.80}")
+    return tuple(_text(item) for item in value)
+
+
 class _State:
     """What one conversion found, reset before each document."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.numbers: dict[str, int] = {}
         self.occurrences: dict[int, int] = defaultdict(int)
         self.citations: list[tuple[str, tuple[str, ...]]] = []  # matched text, ids
@@ -281,13 +338,12 @@ class MarkdownRenderer:
             ],
             output_format="html",
         )
-        _fix_pattern_order(md)
         return md
 
     def convert(self, body: str, path: str, body_line: int, page_url: str) -> Document:
         """Convert `body` (from project file `path`, starting at `body_line`)."""
         state = self._state
-        state.__init__()  # type: ignore[misc]
+        state.reset()
         state.page_url = page_url
         state.content_dir = posixpath.dirname(path.removeprefix("content/"))
         self._md.reset()
@@ -343,20 +399,6 @@ class MarkdownRenderer:
             diagnostics=diagnostics,
             source=source,
         )
-
-
-def _fix_pattern_order(md: markdown.Markdown) -> None:
-    """Give each inline processor its patterns as a tuple, in the registry's order.
-
-    The inline processors try every pattern on every piece of text by position, and a
-    registry looks a position up through its names (a Python call each time): about
-    4,800 lookups a page, a tenth of a page's conversion. A tuple holds the same
-    patterns in the same order, so the HTML is the same. The patterns are all
-    registered when the extensions are set up; none of ours adds one while converting.
-    """
-    for processor in md.treeprocessors:
-        if isinstance(processor, markdown.treeprocessors.InlineProcessor):
-            processor.inlinePatterns = tuple(processor.inlinePatterns)  # type: ignore[assignment]
 
 
 def pack(html: str) -> bytes:

@@ -1,20 +1,16 @@
 """Spread parsing, Markdown conversion and page rendering over processes (all cores).
 
-Workers are forked after the site model is built, so each inherits it and the Jinja
-environment (copy-on-write) instead of receiving them pickled. Work is cut into chunks in
-page order and the results are put back in that order, so the output is byte-identical
-to a single-process build.
-Where fork is unavailable, or the work is small, everything runs in this process.
+Workers (workers.py) are forked after the site model is built, so each inherits it and
+the Jinja environment (copy-on-write) instead of receiving them pickled: each task is a
+closure over what it needs, and nothing is kept in module globals. Work is cut into
+chunks in page order and the results are put back in that order, so the output is
+byte-identical to a single-process build. Where fork is unavailable, or the work is
+small, everything runs in this process.
 """
 
 from __future__ import annotations
 
-import gc
-import itertools
-import multiprocessing
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,18 +22,14 @@ from .load import MarkdownFile, Parsed, parse_file, parse_in_turn
 from .markdown import Document, MarkdownRenderer
 from .model import Site
 from .render import PageReads, Rendered, Reusable, in_memory, render_pages
+from .workers import WorkerPool, can_fork
 
 T = TypeVar("T")
 MIN_PER_WORKER = 40  # below this many items per worker, forking costs more than it saves
 MAX_CHUNK = 100
-# Render workers are replaced by fresh forks after this many chunks each (see _map).
-# A cold build of 4000 pages peaked at 479 MiB with workers that rendered to the end,
-# at 354 MiB with 8 and 334 MiB with 5. Each renewal costs about 0.1 s: the pause
-# between pools, and the new workers warming up (their first chunk is slower).
+# Render workers are replaced by fresh forks after this many chunks each (see
+# workers.WorkerPool): a worker that renders to the end holds a copy of most of the model.
 RENEW_AFTER = 8
-
-# What forked workers inherit: set just before the pool is created, cleared after.
-_INHERITED: dict[str, Any] = {}
 
 
 def _chunks(items: Sequence[T], jobs: int) -> list[Sequence[T]]:
@@ -48,11 +40,7 @@ def _chunks(items: Sequence[T], jobs: int) -> list[Sequence[T]]:
 
 
 def _can_fork(jobs: int, count: int) -> bool:
-    return (
-        jobs > 1
-        and count >= MIN_PER_WORKER * 2
-        and "fork" in multiprocessing.get_all_start_methods()
-    )
+    return jobs > 1 and count >= MIN_PER_WORKER * 2 and can_fork()
 
 
 Progress = Callable[[int, int], None]
@@ -65,45 +53,15 @@ def _map(
     progress: Progress | None = None,
     renew: int | None = None,
 ) -> Iterator[Any]:
-    """Yield `function(chunk)` for each chunk of `items`, worked in forked processes;
-    in input order, each as soon as it is done.
-
-    `renew`: after this many chunks each, the workers are replaced by fresh forks. A
-    worker's private memory only grows: every object it reads has its reference count
-    written, which copies that memory page from the parent (copy-on-write), and its own
-    allocations fill the parent's partly used pages too. Rendering reads the whole site
-    model bit by bit, so a long-lived render worker ends up holding a copy of most of
-    it. A fresh fork starts again from none.
-    """
-    context = multiprocessing.get_context("fork")
-    chunks = _chunks(items, jobs)
-    per_pool = renew * jobs if renew else max(1, len(chunks))
+    """Yield `function(chunk)` for each chunk of `items`, worked in forked processes; in
+    input order, each as soon as it is done."""
     done = 0
-    # Objects made before the fork are frozen out of the garbage collector: a worker's
-    # collections would otherwise write to every one of them and so copy the parent's
-    # whole heap into each worker (copy-on-write), instead of sharing it. The build
-    # unfreezes them when it ends (pipeline.Builder.build).
-    gc.freeze()
-    for start in range(0, len(chunks), per_pool):
-        group = chunks[start : start + per_pool]
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            # A few chunks ahead per worker, not all at once: results wait in this
-            # process until they are taken in order, so a slow taker must slow the work.
-            waiting = iter(group)
-            window = deque(pool.submit(function, c) for c in itertools.islice(waiting, 2 * jobs))
-            for chunk in group:
-                part = window.popleft().result()
-                if (following := next(waiting, None)) is not None:
-                    window.append(pool.submit(function, following))
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, len(items))
-                yield part
-
-
-def _parse_chunk(rels: Sequence[str]) -> list[tuple[Parsed, list[Diagnostic]]]:
-    root: Path = _INHERITED["root"]
-    return [parse_file(root, rel) for rel in rels]
+    chunks = _chunks(items, jobs)
+    for chunk, part in zip(chunks, WorkerPool(function, jobs, renew).map(chunks), strict=True):
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(items))
+        yield part
 
 
 def parse_files(
@@ -112,16 +70,11 @@ def parse_files(
     """Read and parse project files (load.parse_file), in parallel when it pays."""
     if not _can_fork(jobs, len(rels)):
         return parse_in_turn(root, rels)
-    _INHERITED["root"] = root
-    try:
-        return [parsed for part in _map(_parse_chunk, rels, jobs, progress) for parsed in part]
-    finally:
-        _INHERITED.pop("root", None)
 
+    def parse_chunk(chunk: Sequence[str]) -> list[tuple[Parsed, list[Diagnostic]]]:
+        return [parse_file(root, rel) for rel in chunk]
 
-def _convert_chunk(files: Sequence[tuple[str, str, int, str]]) -> list[Document]:
-    renderer: MarkdownRenderer = _INHERITED["renderer"]
-    return [renderer.convert(body, path, line, url) for body, path, line, url in files]
+    return [parsed for part in _map(parse_chunk, rels, jobs, progress) for parsed in part]
 
 
 def convert_documents(
@@ -134,13 +87,11 @@ def convert_documents(
     work = [(f.body, f.path, f.body_line, url) for f, url in todo]
     if not _can_fork(jobs, len(work)):
         return [renderer.convert(*item) for item in work]
-    _INHERITED["renderer"] = renderer  # workers convert with its settings (raw_html)
-    try:
-        return [
-            document for part in _map(_convert_chunk, work, jobs, progress) for document in part
-        ]
-    finally:
-        _INHERITED.pop("renderer", None)
+
+    def convert_chunk(chunk: Sequence[tuple[str, str, int, str]]) -> list[Document]:
+        return [renderer.convert(body, path, line, url) for body, path, line, url in chunk]
+
+    return [document for part in _map(convert_chunk, work, jobs, progress) for document in part]
 
 
 @dataclass(frozen=True)
@@ -159,20 +110,9 @@ class RenderJob:
     consume: Callable[[Rendered], Rendered] | None = None
 
 
-# This process's digests for the build being rendered: kept across its chunks
-_READS: dict[str, PageReads] = {}
-
-
-def page_reads(job: RenderJob) -> PageReads:
-    """This process's digests for the job's build: made on first use, then shared by its
-    chunks and, in the main process, by the generated outputs (render_generated)."""
-    if job.build not in _READS:
-        _READS.clear()  # another build's: its site is gone
-        _READS[job.build] = PageReads(job.site, job.env)
-    return _READS[job.build]
-
-
-def _render(job: RenderJob, indices: Sequence[int]) -> tuple[dict[str, Rendered], Report]:
+def _render(
+    job: RenderJob, indices: Sequence[int], reads: PageReads
+) -> tuple[dict[str, Rendered], Report]:
     """Render the site's pages at `indices`. By index, not by URL: looking a page up
     touches that page alone, where a search of the site would touch every page, and so
     copy the parent's memory into the worker (reference counts are writes)."""
@@ -186,28 +126,27 @@ def _render(job: RenderJob, indices: Sequence[int]) -> tuple[dict[str, Rendered]
         [job.site.pages[i] for i in indices],
         job.build,
         job.reusable,
-        page_reads(job),
+        reads,
     )
     if job.consume is not None:
         rendered = {output: job.consume(rendering) for output, rendering in rendered.items()}
     return rendered, report
 
 
-def _render_chunk(indices: Sequence[int]) -> tuple[dict[str, Rendered], Report]:
-    return _render(_INHERITED["job"], indices)
-
-
 def render_all(
     job: RenderJob,
     report: Report,
     jobs: int,
+    reads: PageReads,
     progress: Progress | None = None,
 ) -> dict[str, Rendered]:
     """Render every page, in parallel when it pays; same bytes and order as serial.
 
-    Each rendering passes through `job.consume` in the process that made it (a build
-    that writes puts it in the output folder and keeps it without its body), so the
-    whole site's output is never held at once, nor sent between processes.
+    `reads`: this process's digests for the build, which the caller goes on using for
+    the generated outputs. Each rendering passes through `job.consume` in the process
+    that made it (a build that writes puts it in the output folder and keeps it without
+    its body), so the whole site's output is never held at once, nor sent between
+    processes.
     """
     outputs = [page.output for page in job.site.pages]
     indices = range(len(outputs))
@@ -225,22 +164,24 @@ def render_all(
         indexes = [i for i in indices if job.site.pages[i].is_index]
         others = [i for i in indices if not job.site.pages[i].is_index]
         counted = None if progress is None else lambda done, _: progress(done, len(outputs))
-        _INHERITED["job"] = job
-        try:
-            for part in _map(_render_chunk, others, jobs, counted, RENEW_AFTER):
-                collect(part)
-        finally:
-            _INHERITED.pop("job", None)
-        values = page_reads(job).values
+        worker_reads: list[PageReads] = []  # each worker's own, made in it on first use
+
+        def render_chunk(chunk: Sequence[int]) -> tuple[dict[str, Rendered], Report]:
+            if not worker_reads:
+                worker_reads.append(PageReads(job.site, job.env))
+            return _render(job, chunk, worker_reads[0])
+
+        for part in _map(render_chunk, others, jobs, counted, RENEW_AFTER):
+            collect(part)
         for rendering in found.values():
-            values.seed(rendering.read)
-        collect(_render(job, indexes))
+            reads.values.seed(rendering.read)
+        collect(_render(job, indexes, reads))
         if progress is not None:
             progress(len(outputs), len(outputs))
     else:
         done = 0
         for chunk in _chunks(indices, 1):
-            collect(_render(job, chunk))
+            collect(_render(job, chunk, reads))
             done += len(chunk)
             if progress is not None:
                 progress(done, len(outputs))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import gc
 import os
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -20,8 +19,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .assemble import assemble, load_settings
-from .cache import KEY, DiskCache
-from .errors import Diagnostic, Location, Report
+from .cache import Store
+from .engine import BUILD_KEY
+from .errors import Location, Report
 from .layout import CONTENT, STATIC, TEMPLATES
 from .links import check_links
 from .load import FileCache, MarkdownFile, Project, load_page, load_project
@@ -33,18 +33,18 @@ from .parallel import (
     Progress,
     RenderJob,
     convert_documents,
-    page_reads,
     parse_files,
     render_all,
 )
 from .quotes import Quotation, check_quotations, find_quotations, site_quotations
-from .render import Rendered, make_environment, render_generated, render_pages
+from .render import PageReads, Rendered, make_environment, render_generated, render_pages
 from .sanitise import DEFAULT_MODE
 from .search import build_index, index_key, search_pages
 from .shortcut import (
     BuildState,
     ProseRecord,
     Stat,
+    load_state,
     prose_record,
     scan,
 )
@@ -64,6 +64,7 @@ class DocumentCache:
         self.progress = progress
         self.by_source: dict[str, Document] = {}
         self.converted = 0  # documents converted (not reused) by the last call
+        self.fresh: set[str] = set()  # keys converted in this process, not yet saved
 
     def _key(self, file: MarkdownFile) -> tuple[str, str]:
         key = source_key(file.body, file.path, file.body_line, file.url, self.renderer.settings_key)
@@ -86,6 +87,7 @@ class DocumentCache:
         missing = [(file, url) for file, url, key in keyed if key not in self.by_source]
         for document in convert_documents(missing, self.renderer, self.jobs, self.progress):
             self.by_source[document.source] = document
+            self.fresh.add(document.source)
         self.converted = len(missing)
         used = {key for _, _, key in keyed}
         self.by_source = {k: d for k, d in self.by_source.items() if k in used}
@@ -162,13 +164,13 @@ class Builder:
         self.options = options
         self.files = FileCache()
         self.documents = DocumentCache(options.jobs, _stage(options, "converting Markdown"))
-        self.disk = DiskCache(options.root) if options.cache else None
         self.env = make_environment(options.root / TEMPLATES)
         self._templates_seen: dict[str, Stat] | None = None  # template files, as last built
         self.rendered: dict[str, Rendered] = {}
         self.written: dict[str, Stat] | None = None  # output files as the last build left them
         self._last: tuple[Project, Result] | None = None
         self.search: tuple[str, tuple[str, ...]] = ("", ())  # the last index: key, files
+        self._saved: dict[str, Rendered] = {}  # renderings as .cache/ holds them
 
     def _fresh_templates(self) -> None:
         """Forget compiled templates when a template file changed since the last build."""
@@ -184,21 +186,22 @@ class Builder:
             self.files.forget(path)
 
     def build(
-        self, changed: list[str] | None = None, inputs: dict[str, Stat] | None = None
+        self,
+        changed: list[str] | None = None,
+        inputs: dict[str, Stat] | None = None,
+        found: Report | None = None,
     ) -> Result:
         """Build, taking the fast path when `changed` is one page's prose.
 
         `inputs`: the scan of the input files, when the caller has made it already.
+        `found`: what the caller reported of this build so far.
         """
         self._fresh_templates()
-        try:
-            if changed is not None and self._last is not None and not self.options.write:
-                fast = self._prose_edit(changed)
-                if fast is not None:
-                    return fast
-            return self._full_build(inputs)
-        finally:
-            gc.unfreeze()  # what the stages froze (see _full_build) is collectable again
+        if changed is not None and self._last is not None and not self.options.write:
+            fast = self._prose_edit(changed)
+            if fast is not None:
+                return fast
+        return self._full_build(inputs, found)
 
     def _prose_edit(self, changed: list[str]) -> Result | None:
         """Re-render one page whose body changed and nothing else that others read.
@@ -263,31 +266,41 @@ class Builder:
         self._last = (new_project, result)
         return result
 
-    def _full_build(self, inputs: dict[str, Stat] | None) -> Result:
-        """Run the whole build; the output folder is swapped in only if every stage succeeded."""
+    def _full_build(self, inputs: dict[str, Stat] | None, found: Report | None = None) -> Result:
+        """Run the whole build; the output folder is swapped in only if every stage succeeded.
+
+        `found`: what an earlier step of the same build reported (a damaged cache).
+        """
         options = self.options
-        result = Result()
+        result = Result(report=found or Report())
         report = result.report
         if options.write and (reason := refuse_output(options.out, options.root)):
             report.error(Location(str(options.out)), reason, "choose another --out folder")
             return result
-        if self.disk is not None:
+        store = Store(options.root, report) if options.cache else None
+        try:
+            return self._stages(result, store, inputs)
+        finally:
+            if store is not None:
+                store.close()
+
+    def _stages(
+        self, result: Result, store: Store | None, inputs: dict[str, Stat] | None
+    ) -> Result:
+        options, report = self.options, result.report
+        if store is not None:
             inputs = inputs if inputs is not None else scan(options.root)
-            self._load_disk_cache(report)
+            self._load_disk_cache(store)
         reading = _stage(options, "reading")
         parse = functools.partial(parse_files, jobs=options.jobs, progress=reading)
         project = load_project(options.root, report, self.files, parse)
         if report.errors:
             return result
-        # What each stage makes lives until the build ends. Frozen, it is left out of
-        # the collector's full passes, which at 4000 pages took 1.8 s of a build.
-        gc.freeze()
         quotations = {f.path: find_quotations(f.body, f.path, f.body_line) for f in project.pages}
         site = build_model(project, options, report, self.documents, quotations)
         result.converted = self.documents.converted
         if site is None:
             return result
-        gc.freeze()
         result.site = site
         result.pages = len(site.pages)
         folder = OutputFolder(options.out) if options.write else None
@@ -302,14 +315,14 @@ class Builder:
             if folder is not None:
                 for rel, source in sorted(result.copies.items()):
                     folder.copy(rel, source)
-                self.written = folder.stats()
                 folder.commit()
+                self.written = folder.stats()
                 folder = None
         finally:
             if folder is not None:
                 folder.discard()
-        if self.disk is not None and inputs is not None:
-            self._save_disk_cache(inputs, project, quotations, result)
+        if store is not None and inputs is not None:
+            self._save_disk_cache(store, inputs, project, quotations, result)
         return result
 
     def _render(
@@ -338,10 +351,12 @@ class Builder:
         consume = put if folder is not None else None
         templates = self.options.root / TEMPLATES
         job = RenderJob(site, self.env, templates, self.rendered, build, reusable, consume)
-        pages = render_all(job, report, self.options.jobs, _stage(self.options, "rendering"))
+        reads = PageReads(site, self.env)
+        progress = _stage(self.options, "rendering")
+        pages = render_all(job, report, self.options.jobs, reads, progress)
         if folder is not None:
             folder.adopt(pages)  # put in by the workers
-        values = page_reads(job).values
+        values = reads.values
         generated = render_generated(site, generators(), values, self.rendered, build, reusable)
         generated = merge_outputs(site, pages.keys(), report, generated)
         if consume is not None:
@@ -372,38 +387,66 @@ class Builder:
         self.search = (key, indexed.files)
         return indexed.files
 
-    def _load_disk_cache(self, report: Report) -> None:
+    def _load_disk_cache(self, store: Store) -> None:
         """Fill empty in-memory caches from .cache/ (the first build of a process)."""
-        assert self.disk is not None
-        if not self.documents.by_source:
-            self.documents.by_source = self.disk.load("documents", report) or {}
-        if not self.rendered:
-            self.rendered = self.disk.load("rendered", report) or {}
+        try:
+            if not self.documents.by_source:
+                self.documents.by_source = {
+                    key: Document.from_json(text, packed)
+                    for key, (text, packed) in store.all("documents").items()
+                }
+            if not self.rendered:
+                self.rendered = {
+                    output: Rendered.from_json(text)
+                    for output, (text, _) in store.all("rendered").items()
+                }
+        except (ValueError, KeyError, TypeError) as exc:
+            store.damaged(exc)
+            store.clear()
+            self.documents.by_source, self.rendered = {}, {}
+        self._saved = dict(self.rendered)
         if self.written is None:
-            state = self.disk.load("state", report)
-            self.written = state.manifest if isinstance(state, BuildState) else {}
+            state = load_state(store)
+            self.written = state.manifest if state is not None else {}
+            self.search = state.search if state is not None else ("", ())
 
     def _save_disk_cache(
         self,
+        store: Store,
         inputs: dict[str, Stat],
         project: Project,
         quotations: Mapping[str, Sequence[Quotation]],
         result: Result,
     ) -> None:
-        assert self.disk is not None and result.site is not None
-        self.disk.save("documents", self.documents.by_source)
-        self.disk.save("rendered", result.rendered)
-        key = (KEY, *self.options.output_key())
+        """Write what this build made to .cache/, all in one transaction: new documents
+        and renderings, the state, and the removal of what no build uses any more."""
+        assert result.site is not None
+        documents = self.documents.by_source
+        new_documents = {
+            key: (documents[key].to_json(), documents[key].packed)
+            for key in sorted(self.documents.fresh & documents.keys())
+        }
+        new_rendered = {}
+        for output, rendering in result.rendered.items():
+            if self._saved.get(output) is not rendering and (text := rendering.to_json()):
+                new_rendered[output] = (text, b"")
+        key = (BUILD_KEY, *self.options.output_key())
         state = BuildState(
             inputs=inputs,
             manifest=self.written or {},
-            diagnostics=[d for d in result.report.diagnostics if not _is_cache(d)],
+            diagnostics=[d for d in result.report.diagnostics if d.severity != "note"],
             pages=result.pages,
             options=repr(key),
             raw_html=self.documents.renderer.raw_html,
             prose=_prose_records(project, quotations, result.site, result.rendered),
+            search=self.search,
         )
-        self.disk.save("state", state)
+        with store.transaction():
+            store.update("documents", new_documents, documents.keys())
+            store.update("rendered", new_rendered, result.rendered.keys())
+            store.update("state", {"build": (state.to_json(), b"")}, None)
+        self.documents.fresh.clear()
+        self._saved = dict(result.rendered)
 
 
 def _prose_records(
@@ -449,10 +492,6 @@ def _stage(options: Options, name: str) -> Progress | None:
     return lambda done, total: report(name, done, total)
 
 
-def _is_cache(diagnostic: Diagnostic) -> bool:
-    return diagnostic.location.path.startswith(".cache/")
-
-
 def _warnings_to_errors(report: Report) -> None:
     """--strict: every warning fails the build."""
     for warning in report.warnings:
@@ -463,11 +502,13 @@ def _warnings_to_errors(report: Report) -> None:
 def run(
     options: Options,
     inputs: dict[str, Stat] | None = None,
-    written: dict[str, Stat] | None = None,
+    state: BuildState | None = None,
+    found: Report | None = None,
 ) -> Result:
     """One full build (shortcut.run tries the shortcuts first, and passes on the scan of
-    the inputs and the last build's output files, which it has read already)."""
+    the inputs, the last build's state and what it reported, which it has read already)."""
     builder = Builder(options)
-    if written is not None:
-        builder.written = written
-    return builder.build(inputs=inputs)
+    if state is not None:
+        builder.written = state.manifest
+        builder.search = state.search
+    return builder.build(inputs=inputs, found=found)

@@ -7,6 +7,7 @@ rendered as an empty string. Each template sees only this page and the immutable
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -130,6 +131,29 @@ class Rendered:
     build: str = ""  # the build that rendered it: reused renderings keep an older one
     slot: tuple[int, int] | None = None  # byte offset and length of the page's HTML body
     checksum: str = ""  # digest of the body, which the prose shortcut checks the file against
+
+    def to_json(self) -> str | None:
+        """All but the body, as JSON text; None if a key read is not plain data."""
+        try:
+            read = [[list(k), v] for k, v in self.read.items()]
+            slot = list(self.slot) if self.slot else None
+            return json.dumps(
+                [self.output, read, self.build, slot, self.checksum], ensure_ascii=False
+            )
+        except TypeError:
+            return None
+
+    @classmethod
+    def from_json(cls, text: str) -> Rendered:
+        """From `to_json`, without a body; ValueError (or a TypeError) if it is not what
+        a build wrote."""
+        output, read, build, slot, digest = json.loads(text)
+        keys = {tuple(key): old for key, old in read}
+        if not all(isinstance(v, str) for v in (output, build, digest, *keys.values())):
+            raise ValueError("a rendering's record holds something other than text")
+        if slot is not None and not (len(slot) == 2 and all(type(n) is int for n in slot)):
+            raise ValueError("a rendering's body range is not two numbers")
+        return cls(output, None, keys, build, tuple(slot) if slot else None, digest)
 
 
 def _made(

@@ -19,7 +19,7 @@ import webbrowser
 from dataclasses import dataclass, field
 
 from livereload.handlers import LiveReloadHandler, LiveReloadJSHandler
-from tornado import ioloop, web
+from tornado import httpserver, ioloop, netutil, web
 
 from .errors import Report
 from .layout import CONTENT, STATIC, TEMPLATES
@@ -259,8 +259,10 @@ class Preview:
     def start(self) -> None:
         """Listen, build once, and start watching; call on the thread that runs the loop."""
         self.loop = ioloop.IOLoop.current()
-        self.server = make_app(self.state).listen(self.requested_port, address=self.host)
-        self.state.port = next(iter(self.server._sockets.values())).getsockname()[1]
+        sockets = netutil.bind_sockets(self.requested_port, address=self.host)
+        self.server = httpserver.HTTPServer(make_app(self.state))
+        self.server.add_sockets(sockets)
+        self.state.port = sockets[0].getsockname()[1]
         self.rebuilder = Rebuilder(Builder(self.options), self.state, self.loop)
         self.rebuilder.first_build()
         threading.Thread(target=self.rebuilder.run, name="rebuilder", daemon=True).start()

@@ -1,9 +1,9 @@
 """Builds a new process can finish without the site model: nothing changed, or one prose edit.
 
-A full build that uses the cache saves a BuildState: the size and modification time of
-every input, the size of every output, the build's diagnostics, and, for each Markdown
-file whose page placed its body once, where that body sits in the output and what the
-rest of the site saw of the file. The next build scans the inputs and compares:
+A full build that uses the cache saves a BuildState: the Stat (size, modification and
+inode change times, inode) of every input and every output, the build's diagnostics,
+and, for each Markdown file whose page placed its body once, where that body sits in the
+output and what the rest of the site saw of the file. The next build scans the inputs and compares:
 
 - Nothing changed and the output is as it was left: nothing to do; the last build's
   diagnostics are shown again.
@@ -21,19 +21,23 @@ This module imports little on purpose: in a fresh process, imports are most of t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .cache import KEY, DiskCache
+from .cache import Store
+from .engine import BUILD_KEY
 from .errors import Diagnostic, Location, Report
 from .layout import CONTENT, STATIC, TEMPLATES
 from .options import Options, Result
-from .write import Stat, checksum, refuse_output, safe_target
+from .write import Stat, checksum, refuse_output, safe_target, stat_of
 
 if TYPE_CHECKING:
     from .load import MarkdownFile
@@ -59,12 +63,72 @@ class BuildState:
     """What the last successful build left, for the next process to compare against."""
 
     inputs: dict[str, Stat]
-    manifest: dict[str, Stat]  # output file -> size and mtime, as the build left it
+    manifest: dict[str, Stat]  # output file -> its Stat, as the build left it
     diagnostics: list[Diagnostic]
     pages: int
     options: str  # the build options that change the output, as text
     raw_html: str = ""  # the converter's setting, for converting an edited file alike
     prose: dict[str, ProseRecord] = field(default_factory=dict)  # by Markdown file
+    search: tuple[str, tuple[str, ...]] = ("", ())  # the search index: its key, its files
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "inputs": self.inputs,
+                "manifest": self.manifest,
+                "diagnostics": [d.to_json() for d in self.diagnostics],
+                "pages": self.pages,
+                "options": self.options,
+                "raw_html": self.raw_html,
+                "prose": {p: dataclasses.astuple(r) for p, r in self.prose.items()},
+                "search": [self.search[0], list(self.search[1])],
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> BuildState:
+        """From `to_json`; ValueError (or a KeyError, TypeError) if not what a build wrote."""
+        value = json.loads(text)
+        key, files = value["search"]
+        state = cls(
+            inputs=_stats(value["inputs"]),
+            manifest=_stats(value["manifest"]),
+            diagnostics=[Diagnostic.from_json(d) for d in value["diagnostics"]],
+            pages=int(value["pages"]),
+            options=str(value["options"]),
+            raw_html=str(value["raw_html"]),
+            prose={str(p): ProseRecord(*r) for p, r in value["prose"].items()},
+            search=(str(key), tuple(str(f) for f in files)),
+        )
+        for record in state.prose.values():
+            if not all(type(n) is int for n in (record.offset, record.length)):
+                raise ValueError("a prose record's body range is not two numbers")
+        return state
+
+
+def _stats(value: Mapping[str, Any]) -> dict[str, Stat]:
+    """Stats as JSON gave them back. Not checked one by one: a Stat is only ever compared
+    with a file's own, and a value no file has just counts as a change."""
+    return {str(path): tuple(stat) for path, stat in value.items()}  # type: ignore[misc]
+
+
+def load_state(store: Store) -> BuildState | None:
+    """The last build's state from the cache, or None (none yet, or damaged: reported)."""
+    row = store.get("state", "build")
+    if row is None:
+        return None
+    try:
+        return BuildState.from_json(row[0])
+    except (ValueError, KeyError, TypeError) as exc:
+        store.damaged(exc)
+        store.clear()
+        return None
+
+
+def save_state(store: Store, state: BuildState) -> None:
+    with store.transaction():
+        store.update("state", {"build": (state.to_json(), b"")}, None)
 
 
 @dataclass(frozen=True)
@@ -75,10 +139,20 @@ class Spliced:
     state: BuildState
 
 
-def run(options: Options) -> Result:
-    """One build as the command line runs it: a shortcut when one applies, else in full."""
+@dataclass
+class Handoff:
+    """What an attempt that needs the whole pipeline read already, to pass it on."""
+
+    inputs: dict[str, Stat] | None = None
+    state: BuildState | None = None
+    found: Report = field(default_factory=Report)  # a damaged cache, reported either way
+
+
+def attempt(options: Options) -> Result | Handoff:
+    """A build as a new process runs it first: the Result of a shortcut when one applies,
+    else what the full build (pipeline.run) needs of what was read."""
     inputs = state = None
-    found = Report()  # what the attempt found (a damaged state file), kept either way
+    found = Report()
     if options.cache and options.write:
         if reason := refuse_output(options.out, options.root):
             found.error(Location(str(options.out)), reason, "choose another --out folder")
@@ -88,25 +162,23 @@ def run(options: Options) -> Result:
         scanned: dict[str, dict[str, Stat]] = {}
         scanning = threading.Thread(target=lambda: scanned.update(inputs=scan(options.root)))
         scanning.start()
-        disk = DiskCache(options.root)
-        state = disk.load("state", found)
-        state = state if isinstance(state, BuildState) else None
+        store = Store(options.root, found)
+        state = load_state(store)
         intact = state is not None and output_intact(options.out, state.manifest)
         scanning.join()
         inputs = scanned["inputs"]
-        done = _without_model(options, disk, state if intact else None, inputs, found)
+        try:
+            done = _without_model(options, store, state if intact else None, inputs, found)
+        finally:
+            store.close()
         if done is not None:
             return done
-    from .pipeline import run as full_build  # imported only now: see the module's docstring
-
-    result = full_build(options, inputs, state.manifest if state else {})
-    result.report.diagnostics[:0] = found.diagnostics
-    return result
+    return Handoff(inputs, state, found)
 
 
 def _without_model(
     options: Options,
-    disk: DiskCache,
+    store: Store,
     state: BuildState | None,
     inputs: dict[str, Stat],
     found: Report,
@@ -118,7 +190,7 @@ def _without_model(
     result = Result(report=found)
     if state is None:
         return None
-    key = (KEY, *options.output_key())
+    key = (BUILD_KEY, *options.output_key())
     if state.inputs == inputs and state.options == repr(key):
         result.unchanged = True
     else:
@@ -126,7 +198,7 @@ def _without_model(
         if spliced is None:
             return None
         state = spliced.state
-        disk.save("state", state)
+        save_state(store, state)
         result.rerendered = (spliced.output,)
         result.converted = 1
     result.report.diagnostics.extend(state.diagnostics)
@@ -134,11 +206,20 @@ def _without_model(
     return result
 
 
-def scan(root: Path, folders: Iterable[str] = (CONTENT, TEMPLATES, STATIC)) -> dict[str, Stat]:
-    """Every input file under `folders`, project-relative, with its size and mtime.
+# A file changed this recently may change again within the same tick of the file system's
+# clock (a few ms on Linux) and keep its Stat: it is not trusted to be unchanged ("racy
+# git"). Coarser than any Linux file system's clock, finer than a person's edits.
+RACY_NS = 50_000_000
 
-    Linked folders are followed; a folder reached twice (a link loop) is read once.
+
+def scan(root: Path, folders: Iterable[str] = (CONTENT, TEMPLATES, STATIC)) -> dict[str, Stat]:
+    """Every input file under `folders`, project-relative, with its Stat.
+
+    A file changed in the last RACY_NS gets a Stat no file has (its change time -1), so
+    the next build never takes it for unchanged. Linked folders are followed; a folder
+    reached twice (a link loop) is read once.
     """
+    racy = time.time_ns() - RACY_NS
     found: dict[str, Stat] = {}
     seen: set[str] = set()
     prefix = len(str(root)) + 1
@@ -161,19 +242,21 @@ def scan(root: Path, folders: Iterable[str] = (CONTENT, TEMPLATES, STATIC)) -> d
                 st = entry.stat()
             except OSError:
                 continue
-            found[entry.path[prefix:].replace(os.sep, "/")] = (st.st_size, st.st_mtime_ns)
+            stat = stat_of(st)
+            if max(st.st_mtime_ns, st.st_ctime_ns) >= racy:
+                stat = (stat[0], stat[1], -1, stat[3])
+            found[entry.path[prefix:].replace(os.sep, "/")] = stat
     return found
 
 
 def output_intact(out: Path, manifest: dict[str, Stat]) -> bool:
     """Whether every output file the last build wrote is still as it left it."""
     base = f"{out}{os.sep}"
-    for rel, (size, mtime) in manifest.items():
+    for rel, was in manifest.items():
         try:
-            st = os.stat(base + rel)
+            if stat_of(os.stat(base + rel)) != was:
+                return False
         except OSError:
-            return False
-        if st.st_size != size or st.st_mtime_ns != mtime:
             return False
     return True
 
@@ -258,14 +341,13 @@ def splice_prose(
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.write_bytes(new)
     os.replace(tmp, target)  # the reader sees the old page or the new, never half
-    st = os.stat(target)
     prose = dict(state.prose)
     prose[path] = replace(record, length=len(html), checksum=checksum(new))
     new_inputs = {**state.inputs, path: inputs[path]}
     new_state = replace(
         state,
         inputs=new_inputs,
-        manifest={**state.manifest, record.output: (st.st_size, st.st_mtime_ns)},
+        manifest={**state.manifest, record.output: stat_of(os.stat(target))},
         prose=prose,
     )
     return Spliced(record.output, new_state)

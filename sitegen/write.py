@@ -40,7 +40,14 @@ def safe_target(base: Path, rel: str) -> Path:
     return base.joinpath(*pure.parts)
 
 
-Stat = tuple[int, int]  # size in bytes, modification time in ns
+# What says a file is as it was: size in bytes, modification and inode change times in ns,
+# and inode. No tool can set the change time back (git's index relies on it too), so an
+# edit is seen even when the size and modification time are put back (cp -p, touch -r).
+Stat = tuple[int, int, int, int]
+
+
+def stat_of(info: os.stat_result) -> Stat:
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
 def checksum(data: bytes) -> str:
@@ -96,10 +103,9 @@ class OutputFolder:
         if was is None:
             return False
         try:
-            st = os.stat(safe_target(self.out, rel))
+            return stat_of(os.stat(safe_target(self.out, rel))) == was
         except OSError:
             return False
-        return (st.st_size, st.st_mtime_ns) == was
 
     def keep(self, rel: str) -> None:
         """Put the old folder's `rel` in the new one, as a hard link where possible."""
@@ -110,12 +116,9 @@ class OutputFolder:
             shutil.copy2(old, safe_target(self.tmp, rel))
 
     def stats(self) -> dict[str, Stat]:
-        """The size and mtime of every file put in (they survive the swap)."""
-        found = {}
-        for rel in self.names:
-            st = os.stat(safe_target(self.tmp, rel))
-            found[rel] = (st.st_size, st.st_mtime_ns)
-        return found
+        """The Stat of every file put in, read after `commit`: the swap removes the old
+        folder's links to kept files, which changes their inode change time."""
+        return {rel: stat_of(os.stat(safe_target(self.out, rel))) for rel in self.names}
 
     def commit(self) -> None:
         """Swap the new folder in for the old one."""

@@ -27,11 +27,14 @@ from sitegen.sanitise import Sanitiser
 from sitegen.yamldoc import MAX_DEPTH
 
 TIME_LIMIT = 10  # seconds a build of an awkward file may take, generously
+# A page of the largest size allowed, of ordinary prose: Python-Markdown, used through its
+# public API only, takes about 8 s for 2 MB of it on two cores; a hang still fails.
+LARGEST_PAGE_LIMIT = 20
 FRONT = "---\ntitle: A page\n---\n"
 
 
-def build_in_subprocess(site: SiteDir) -> tuple[int, str, float]:
-    """Build the site in a fresh interpreter; fail the test if it takes too long."""
+def build_in_subprocess(site: SiteDir, limit: float = TIME_LIMIT) -> tuple[int, str, float]:
+    """Build the site in a fresh interpreter; fail the test if it takes over `limit` s."""
     started = time.perf_counter()
     try:
         done = subprocess.run(
@@ -39,11 +42,11 @@ def build_in_subprocess(site: SiteDir) -> tuple[int, str, float]:
             cwd=site.root,
             capture_output=True,
             text=True,
-            timeout=TIME_LIMIT,
+            timeout=limit,
             env={**os.environ, "PYTHONPATH": str(PROJECT)},
         )
     except subprocess.TimeoutExpired:
-        pytest.fail(f"the build took longer than {TIME_LIMIT} s")
+        pytest.fail(f"the build took longer than {limit} s")
     took = time.perf_counter() - started
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, done.stderr, took
@@ -295,9 +298,9 @@ def test_a_page_just_under_the_limit_builds_in_seconds(make_site) -> None:
     )
     body = paragraph * ((MAX_FILE_BYTES - 1000) // len(paragraph.encode()))
     site = make_site({"content/about.md": FRONT + body})
-    code, err, took = build_in_subprocess(site)
+    code, err, took = build_in_subprocess(site, LARGEST_PAGE_LIMIT)
     assert code == 0, err
-    assert took < TIME_LIMIT
+    assert took < LARGEST_PAGE_LIMIT
 
 
 @pytest.mark.parametrize(
