@@ -111,3 +111,29 @@ def test_stopped_builds_leave_no_workers_and_a_whole_site(tmp_path: Path, how: s
         assert tree(out) in (old, new), f"round {round_}: site/ is neither old nor new"
     assert main(["build", "--jobs", "2"], root=root) == 0
     assert tree(out) == clean_build(root, tmp_path / "clean-final")
+
+
+def test_a_file_edited_while_a_build_runs_is_built_next_time(tmp_path: Path) -> None:
+    """The inputs' Stats are taken before they are read: an edit made while a build runs
+    (whether that build saw it or not) makes the next build look again."""
+    root = tmp_path / "project"
+    generate(root, PAGES, search=False)
+    out = root / "site"
+    assert main(["build", "--jobs", "2"], root=root) == 0
+    rng = random.Random("edited-while-building")
+    for round_ in range(ROUNDS):
+        page = root / f"content/pages/page-{round_:05d}.md"
+        text = page.read_text()
+        touched = root / "content/countries/country-00000.yaml"
+        touched.write_text(touched.read_text().replace("name: Country", "name: Land", 1))
+        build = subprocess.Popen(
+            [sys.executable, "-m", "sitegen", "build", "--jobs", "2"],
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.2, 2.0))
+        page.write_text(text.replace("## Section 1", f"## Section edited in round {round_}", 1))
+        assert build.wait(120) == 0
+        assert main(["build", "--jobs", "2"], root=root) == 0
+        assert tree(out) == clean_build(root, tmp_path / f"clean-{round_}"), f"round {round_}"
