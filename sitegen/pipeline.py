@@ -5,7 +5,8 @@ the build stops after a stage that found errors, so all of a stage's errors are 
 together and nothing is written unless everything succeeded. Rendering and writing
 overlap: pages go into the new output folder as they are rendered, and that folder
 replaces the old one only at the end, so a failed build still changes nothing.
-(shortcut.py runs first from the command line, and may finish without this pipeline.)
+(From the command line, cli.build tries the shortcuts of shortcut.py first, and runs
+this pipeline when none applies.)
 """
 
 from __future__ import annotations
@@ -505,7 +506,7 @@ def run(
     state: BuildState | None = None,
     found: Report | None = None,
 ) -> Result:
-    """One full build (shortcut.run tries the shortcuts first, and passes on the scan of
+    """One full build (cli.build tries the shortcuts first, and passes on the scan of
     the inputs, the last build's state and what it reported, which it has read already)."""
     builder = Builder(options)
     if state is not None:
