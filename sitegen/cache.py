@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from .engine import BUILD_KEY
 from .errors import Location, Report
@@ -24,6 +25,7 @@ from .errors import Location, Report
 FOLDER = ".cache/sitegen"
 DATABASE = f"{FOLDER}/cache.sqlite"
 FORMAT = "sitegen-cache-2"
+T = TypeVar("T")
 Row = tuple[str, bytes]  # JSON text, and bytes (empty when the kind has none)
 
 _SCHEMA = """
@@ -33,6 +35,12 @@ CREATE TABLE IF NOT EXISTS entries (
     digest TEXT NOT NULL, PRIMARY KEY (kind, key)
 );
 """
+
+
+def _stamp(db: sqlite3.Connection) -> None:
+    """Mark a new database with the format and the key of what writes it."""
+    with db:
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("key", BUILD_KEY)])
 
 
 class Damaged(Exception):
@@ -74,10 +82,7 @@ class Store:
                 db.close()
                 return self._fresh()
             if not found:
-                with db:
-                    db.executemany(
-                        "INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("key", BUILD_KEY)]
-                    )
+                _stamp(db)
             return db
         except sqlite3.DatabaseError as exc:
             self.damaged(exc)
@@ -94,10 +99,7 @@ class Store:
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         db = self._connect()
-        with db:
-            db.executemany(
-                "INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("key", BUILD_KEY)]
-            )
+        _stamp(db)
         return db
 
     def note(self, what: str) -> None:
@@ -111,6 +113,16 @@ class Store:
 
     def damaged(self, exc: Exception) -> None:
         self.note(f"is damaged ({exc})")
+
+    def decoded(self, decode: Callable[[], T], empty: T) -> T:
+        """`decode()` of rows read from here, or `empty` if they cannot be what a build
+        wrote (reported, and the cache emptied)."""
+        try:
+            return decode()
+        except (ValueError, KeyError, TypeError) as exc:
+            self.damaged(exc)
+            self.clear()
+            return empty
 
     def get(self, kind: str, key: str) -> Row | None:
         """One row, or None if missing or damaged."""

@@ -12,6 +12,19 @@ from typing import Any, Literal
 Severity = Literal["error", "warning", "note"]
 
 
+def printable(text: str) -> str:
+    """`text` safe to print on a terminal: each control character, and each byte of a
+    file name that is not UTF-8 (Python holds those as surrogates), shown as an escape."""
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(character: str) -> str:
+    code = ord(character)
+    if 0xD800 <= code <= 0xDFFF:
+        return f"\\x{code & 0xFF:02x}"  # the byte os.fsdecode could not decode
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 @dataclass(frozen=True, order=True)
 class Location:
     """A place in a project file: a POSIX path relative to the project root, 1-based."""
@@ -58,9 +71,10 @@ class Diagnostic:
         return cls(Location.from_json(location), severity, message, hint)
 
     def format(self) -> str:
-        """Render as `path:line:col: error: what is wrong; what to do`."""
+        """Render as `path:line:col: error: what is wrong; what to do`, on one line and
+        with no control character raw (a message may quote a writer's value)."""
         text = f"{self.location}: {self.severity}: {self.message}"
-        return f"{text}; {self.hint}" if self.hint else text
+        return printable(f"{text}; {self.hint}" if self.hint else text)
 
 
 @dataclass

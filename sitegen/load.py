@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import urls
-from .errors import Diagnostic, Location, Report
+from .errors import Diagnostic, Location, Report, printable
 from .layout import CONTENT, STATIC, TEMPLATES
 from .yamldoc import YamlDoc, parse_yaml
 
@@ -56,15 +56,16 @@ class Project:
     static_files: tuple[str, ...]
 
 
-FileKey = tuple[int, int, int]
+FileKey = tuple[int, int, int, int]
 
 
 @dataclass
 class FileCache:
     """Files parsed by earlier builds, so an unchanged file is not read or parsed again.
 
-    A file counts as unchanged while its modification time, size and inode are; the
-    preview server also forgets the paths its watcher reports, to be safe.
+    A file counts as unchanged while its modification and inode change times, size and
+    inode are (an edit that puts the modification time back still moves the change
+    time); the preview server also forgets the paths its watcher reports.
     """
 
     entries: dict[str, tuple[FileKey, Any]] = field(default_factory=dict)
@@ -75,7 +76,7 @@ class FileCache:
             st = path.stat()
         except OSError:
             return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
+        return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
     def get(self, rel: str, key: FileKey | None) -> Any:
         entry = self.entries.get(rel)
@@ -246,12 +247,8 @@ def _bad_name(root: Path, path: Path, report: Report) -> bool:
         if not _BAD_CHARACTER.search(name):
             return False
         problem = "has a backslash or a control character"
-    shown = "".join(
-        c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else f"\\x{ord(c) & 0xFF:02x}"
-        for c in relpath(root, path)
-    )
     report.error(
-        Location(shown),
+        Location(printable(relpath(root, path))),
         f"the name {problem}",
         "rename it with letters, digits, hyphens, underscores and dots",
     )

@@ -47,6 +47,7 @@ from .shortcut import (
     Stat,
     load_state,
     prose_record,
+    put_state,
     scan,
 )
 from .write import OutputFolder, refuse_output
@@ -390,21 +391,22 @@ class Builder:
 
     def _load_disk_cache(self, store: Store) -> None:
         """Fill empty in-memory caches from .cache/ (the first build of a process)."""
-        try:
-            if not self.documents.by_source:
-                self.documents.by_source = {
+        if not self.documents.by_source:
+            self.documents.by_source = store.decoded(
+                lambda: {
                     key: Document.from_json(text, packed)
                     for key, (text, packed) in store.all("documents").items()
-                }
-            if not self.rendered:
-                self.rendered = {
+                },
+                {},
+            )
+        if not self.rendered:
+            self.rendered = store.decoded(
+                lambda: {
                     output: Rendered.from_json(text)
                     for output, (text, _) in store.all("rendered").items()
-                }
-        except (ValueError, KeyError, TypeError) as exc:
-            store.damaged(exc)
-            store.clear()
-            self.documents.by_source, self.rendered = {}, {}
+                },
+                {},
+            )
         self._saved = dict(self.rendered)
         if self.written is None:
             state = load_state(store)
@@ -445,7 +447,7 @@ class Builder:
         with store.transaction():
             store.update("documents", new_documents, documents.keys())
             store.update("rendered", new_rendered, result.rendered.keys())
-            store.update("state", {"build": (state.to_json(), b"")}, None)
+            put_state(store, state)
         self.documents.fresh.clear()
         self._saved = dict(result.rendered)
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Location, Report
+from .errors import Location, Report, printable
 from .model import SEARCH_TEMPLATE, Page, Site
 
 BUNDLE = "pagefind/"  # where the bundle lands in the site; search.html loads it from there
@@ -123,4 +123,4 @@ def _last_line(text: str) -> str:
     """The indexer's own last words, printable (it may print control characters)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     shown = lines[-1] if lines else "Pagefind failed without a message"
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in shown)[:300]
+    return printable(shown)[:300]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import ipaddress
 import mimetypes
 import threading
 import time
@@ -139,7 +140,12 @@ def is_loopback(host: str) -> bool:
         name = host  # a bare IPv6 address
     else:
         name = host.partition(":")[0]
-    return name.lower() in ("localhost", "::1") or name.startswith("127.")
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:  # a host name: only "localhost" is known to be this machine
+        return False
 
 
 def broadcast_reload(path: str) -> None:

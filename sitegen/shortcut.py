@@ -118,17 +118,12 @@ def load_state(store: Store) -> BuildState | None:
     row = store.get("state", "build")
     if row is None:
         return None
-    try:
-        return BuildState.from_json(row[0])
-    except (ValueError, KeyError, TypeError) as exc:
-        store.damaged(exc)
-        store.clear()
-        return None
+    return store.decoded(lambda: BuildState.from_json(row[0]), None)
 
 
-def save_state(store: Store, state: BuildState) -> None:
-    with store.transaction():
-        store.update("state", {"build": (state.to_json(), b"")}, None)
+def put_state(store: Store, state: BuildState) -> None:
+    """Inside the build's `store.transaction()`: the state it leaves for the next."""
+    store.update("state", {"build": (state.to_json(), b"")}, None)
 
 
 @dataclass(frozen=True)
@@ -198,7 +193,8 @@ def _without_model(
         if spliced is None:
             return None
         state = spliced.state
-        save_state(store, state)
+        with store.transaction():
+            put_state(store, state)
         result.rerendered = (spliced.output,)
         result.converted = 1
     result.report.diagnostics.extend(state.diagnostics)

@@ -30,6 +30,8 @@ from test_serve import fetch, wait_for
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
+from sitegen.serve import is_loopback
+
 SECRET = "sitegen-test-secret-3f9a"  # in a file outside the project: must never be served
 
 
@@ -227,8 +229,32 @@ def test_only_our_own_pages_may_open_the_reload_socket(preview) -> None:
     assert websocket_status(port, f"http://{own}.evil.example") == 403
     assert websocket_status(port, f"https://127.0.0.1:{port + 1}") == 403
     # DNS rebinding: a foreign name resolved to 127.0.0.1 sends matching Host and Origin
-    rebound = f"evil.example:{port}"
-    assert websocket_status(port, f"http://{rebound}", rebound) == 403
+    for name in ("evil.example", "127.evil.example", "127.0.0.1.nip.io"):
+        rebound = f"{name}:{port}"
+        assert websocket_status(port, f"http://{rebound}", rebound) == 403, name
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.1:8000", True),
+        ("127.1.2.3:8000", True),
+        ("localhost", True),
+        ("LocalHost:8000", True),
+        ("[::1]:8000", True),
+        ("::1", True),
+        ("127.evil.example", False),
+        ("127.0.0.1.nip.io:8000", False),
+        ("localhost.evil.example", False),
+        ("evil.example:8000", False),
+        ("[::ffff:10.0.0.1]:8000", False),
+        ("0.0.0.0:8000", False),
+        ("", False),
+    ],
+)
+def test_loopback_means_an_address_of_this_machine_exactly(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
 
 
 # A busy preview -------------------------------------------------------------------------
