@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from . import urls
-from .errors import Location, Report
+from .errors import Diagnostic, Location, Report
 from .load import MarkdownFile, Project
 from .markdown import Document
 from .model import (
@@ -42,6 +42,8 @@ from .schema import (
 )
 from .yamldoc import YamlDoc
 
+S = TypeVar("S")
+T = TypeVar("T")
 DEFAULT_TEMPLATES = {
     "home": "home.html",
     "page": "page.html",
@@ -65,6 +67,59 @@ GENERATED_IDS = frozenset(
         "vis-chart-desc",
     }
 )
+
+
+class Reuse:
+    """The last build's model records, to be used again by the next build of a process.
+
+    A record made from one input object (a country from its parsed fact table, a page's
+    link from the page) is kept with its diagnostics while that object is the same:
+    load.FileCache hands out the same parse while a file is unchanged, so an unchanged
+    file is not validated again. A record made from several (a page, a list of back
+    links) is replaced by the last build's record under the same key when the two are
+    equal, which for the model means the same: every field has the one type the schema
+    gives it (never 1 against True), and every record is immutable. Records reused keep
+    their identity, and with it the digests deps.DigestMemo made of them, so a rebuild
+    digests only what changed.
+    """
+
+    def __init__(self) -> None:
+        # kind -> id(source) -> (source, what was made, its diagnostics); and
+        # kind -> key -> record. Nested, so that a lookup that hits makes no new objects
+        # (a build makes thousands: every one it keeps counts towards a full collection).
+        self._made: dict[str, dict[int, tuple[Any, Any, tuple[Diagnostic, ...]]]] = {}
+        self._made_now: dict[str, dict[int, tuple[Any, Any, tuple[Diagnostic, ...]]]] = {}
+        self._kept: dict[str, dict[str, Any]] = {}
+        self._kept_now: dict[str, dict[str, Any]] = {}
+
+    def next_build(self) -> None:
+        """Keep what the build that assembled a model last used, and nothing else."""
+        self._made, self._made_now = self._made_now, {}
+        self._kept, self._kept_now = self._kept_now, {}
+
+    def made_from(self, kind: str, source: S, make: Callable[[S, Report], T], report: Report) -> T:
+        """`make(source, report)`, or what it made the last time from this same `source`
+        object, with its diagnostics reported again."""
+        now = self._made_now.setdefault(kind, {})
+        key = id(source)
+        hit = now.get(key) or self._made.get(kind, {}).get(key)
+        if hit is None or hit[0] is not source:
+            scratch = Report()
+            hit = (source, make(source, scratch), tuple(scratch.diagnostics))
+        now[key] = hit
+        report.diagnostics.extend(hit[2])
+        return hit[1]  # type: ignore[no-any-return]
+
+    def same(self, kind: str, key: str, value: T) -> T:
+        """The last build's record under this key if it equals `value`, else `value`."""
+        now = self._kept_now.setdefault(kind, {})
+        old = now.get(key, self._kept.get(kind, {}).get(key, _NONE))
+        kept = old if type(old) is type(value) and old == value else value
+        now[key] = kept
+        return kept  # type: ignore[no-any-return]
+
+
+_NONE = object()
 
 
 def closest(word: str, choices: Iterable[str]) -> str:
@@ -213,11 +268,14 @@ def _check_related(
                 related[country.slug].add(other)
                 related[other].add(country.slug)
 
-    def ref(slug: str) -> CountryRef:
-        country = countries[slug]
-        return CountryRef(country.slug, country.name, country.status)
+    refs = {slug: _ref(c) for slug, c in countries.items() if slug in related}
+    return {
+        s: tuple(sorted((refs[o] for o in related[s]), key=lambda c: c.name)) for s in countries
+    }
 
-    return {s: tuple(sorted((ref(o) for o in related[s]), key=lambda c: c.name)) for s in countries}
+
+def _ref(country: Country) -> CountryRef:
+    return CountryRef(country.slug, country.name, country.status)
 
 
 def _front(page: MarkdownFile, report: Report) -> dict[str, Any] | None:
@@ -255,16 +313,20 @@ def assemble(
     report: Report,
     *,
     include_drafts: bool = False,
+    reuse: Reuse | None = None,
 ) -> Site | None:
     """Check everything against everything else and build the Site; None on errors.
 
     Runs even when the settings are invalid, so that all errors are reported at once.
+    `reuse`: the records of the last build of this process, to use again (see Reuse).
     """
-    sources = _sources(project.sources, report)
+    reuse = reuse or Reuse()
+    made = reuse.made_from("sources", project.sources, _sources, report)
+    sources = {key: reuse.same("source", key, source) for key, source in made.items()}
     country_docs = {}
     countries: dict[str, Country] = {}
     for doc in project.countries:
-        country = _country(doc, report)
+        country = reuse.made_from("country", doc, _country, report)
         if country is not None:
             countries[country.slug] = country
             country_docs[country.slug] = doc
@@ -279,7 +341,7 @@ def assemble(
     pages: list[Page] = []
     narratives: dict[str, tuple[MarkdownFile, dict[str, Any]]] = {}
     for file in project.pages:
-        front = _front(file, report)
+        front = reuse.made_from("front", file, _front, report)
         if front is None:
             continue
         inner = file.path.removeprefix("content/")
@@ -414,6 +476,7 @@ def assemble(
         )
     )
 
+    pages = [reuse.same("page", page.url, page) for page in pages]
     page_by_url = _unique_urls(pages, report)
     for page in pages:
         taken = reserved_output(page.output) if page.inputs else None
@@ -437,30 +500,46 @@ def assemble(
                 f"missing template '{page.template}' needed by {page.output}",
                 "restore it from the project's templates/ folder",
             )
-    cited_by = _cited_by(pages, countries.values(), sources, report)
+    cited_by = _cited_by(pages, countries.values(), sources, report, reuse)
     if report.errors or settings is None:
         return None
 
     ordered = tuple(sorted(page_by_url.values(), key=lambda p: p.url))
+    links = {
+        page.url: reuse.made_from("link", page, lambda page, _: link_to(page), report)
+        for page in ordered
+    }
+
+    def kept(kind: str, by_key: Mapping[str, T]) -> MappingProxyType[str, T]:
+        return MappingProxyType({k: reuse.same(kind, k, v) for k, v in by_key.items()})
+
     return Site(
         settings=settings,
         pages=ordered,
         page_by_url=MappingProxyType(page_by_url),
-        countries=tuple(sorted(countries.values(), key=lambda c: c.name)),
-        country_by_slug=MappingProxyType(countries),
-        sources=tuple(sorted(sources.values(), key=lambda s: (s.date, s.id))),
-        source_by_id=MappingProxyType(sources),
-        measures=tuple(
-            sorted(
-                (m for c in countries.values() for m in c.measures),
-                key=lambda m: (m.date, countries[m.country].name, m.anchor),
-            )
+        countries=reuse.same(
+            "site", "countries", tuple(sorted(countries.values(), key=lambda c: c.name))
         ),
-        related=MappingProxyType(related),
-        backlinks=MappingProxyType(_backlinks(ordered)),
-        cited_by=MappingProxyType(cited_by),
-        nav=_nav(page_by_url),
-        crumbs=MappingProxyType({p.url: breadcrumbs(p, page_by_url) for p in ordered}),
+        country_by_slug=MappingProxyType(countries),
+        sources=reuse.same(
+            "site", "sources", tuple(sorted(sources.values(), key=lambda s: (s.date, s.id)))
+        ),
+        source_by_id=MappingProxyType(sources),
+        measures=reuse.same(
+            "site",
+            "measures",
+            tuple(
+                sorted(
+                    (m for c in countries.values() for m in c.measures),
+                    key=lambda m: (m.date, countries[m.country].name, m.anchor),
+                )
+            ),
+        ),
+        related=kept("related", related),
+        backlinks=kept("backlinks", _backlinks(ordered, links)),
+        cited_by=kept("cited_by", cited_by),
+        nav=reuse.same("nav", "", _nav(page_by_url, links)),
+        crumbs=kept("crumbs", {p.url: breadcrumbs(p, links) for p in ordered}),
     )
 
 
@@ -497,17 +576,19 @@ def _cited_by(
     countries: Iterable[Country],
     sources: Mapping[str, Source],
     report: Report,
+    reuse: Reuse,
 ) -> dict[str, tuple[Citer, ...]]:
     citers: dict[str, list[Citer]] = defaultdict(list)
     for page in sorted(pages, key=lambda p: p.url):
-        if page.document:
-            for source_id in page.document.citations:
-                citers[source_id].append(Citer(page.url, page.title))
+        for source_id, citer in reuse.made_from(
+            "page citers", page, lambda page, _: _page_citers(page), report
+        ):
+            citers[source_id].append(citer)
     for country in sorted(countries, key=lambda c: c.name):
-        for measure in country.measures:
-            for source_id in measure.sources:
-                label = f"{country.name}: measure of {measure.date.display}"
-                citers[source_id].append(Citer(country.url, label, measure.anchor))
+        for source_id, citer in reuse.made_from(
+            "country citers", country, lambda c, _: _country_citers(c), report
+        ):
+            citers[source_id].append(citer)
     if report.errors:  # a rejected page or table would make this warning misleading
         return {}
     for source in sources.values():
@@ -520,7 +601,26 @@ def _cited_by(
     return {source_id: tuple(c) for source_id, c in citers.items() if source_id in sources}
 
 
-def _backlinks(pages: tuple[Page, ...]) -> dict[str, tuple[PageLink, ...]]:
+def _page_citers(page: Page) -> list[tuple[str, Citer]]:
+    """The sources a page's text cites, each with how the page is shown as citing it."""
+    if page.document is None:
+        return []
+    citer = Citer(page.url, page.title)
+    return [(source_id, citer) for source_id in page.document.citations]
+
+
+def _country_citers(country: Country) -> list[tuple[str, Citer]]:
+    """The sources a country's measures cite, each with how the measure is shown."""
+    return [
+        (source_id, Citer(country.url, f"{country.name}: measure of {m.date.display}", m.anchor))
+        for m in country.measures
+        for source_id in m.sources
+    ]
+
+
+def _backlinks(
+    pages: tuple[Page, ...], links: Mapping[str, PageLink]
+) -> dict[str, tuple[PageLink, ...]]:
     """For each URL, the other pages whose text links to it."""
     found: dict[str, dict[str, Page]] = defaultdict(dict)
     for page in pages:
@@ -530,13 +630,13 @@ def _backlinks(pages: tuple[Page, ...]) -> dict[str, tuple[PageLink, ...]]:
             target = urls.url_for_content(link.target)
             if target is not None and target != page.url:
                 found[target][page.url] = page
-    return {url: tuple(link_to(by_url[u]) for u in sorted(by_url)) for url, by_url in found.items()}
+    return {url: tuple(links[u] for u in sorted(by_url)) for url, by_url in found.items()}
 
 
-def _nav(page_by_url: Mapping[str, Page]) -> tuple[PageLink, ...]:
+def _nav(page_by_url: Mapping[str, Page], links: Mapping[str, PageLink]) -> tuple[PageLink, ...]:
     """Home, Countries, the top-level pages by order and title, then Sources."""
     top = [p for p in page_by_url.values() if p.kind == "page" and p.url.count("/") == 1]
     top.sort(key=lambda p: (p.order if p.order is not None else 1000, p.title))
     fixed = [page_by_url.get(urls.HOME), page_by_url.get(urls.COUNTRIES)]
     chosen = [*fixed, *top, page_by_url.get(urls.SOURCES)]
-    return tuple(link_to(p) for p in chosen if p is not None)
+    return tuple(links[p.url] for p in chosen if p is not None)

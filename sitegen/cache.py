@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from .engine import BUILD_KEY
-from .errors import Location, Report
+from .errors import Diagnostic, Location, Report
 
 FOLDER = ".cache/sitegen"
 DATABASE = f"{FOLDER}/cache.sqlite"
 FORMAT = "sitegen-cache-2"
+BUSY_SECONDS = 2.0  # how long to wait for another build that holds the database
 T = TypeVar("T")
 Row = tuple[str, bytes]  # JSON text, and bytes (empty when the kind has none)
 
@@ -56,9 +56,11 @@ def _digest(kind: str, key: str, text: str, data: bytes) -> str:
 class Store:
     """The cache database of one project, opened on first use.
 
-    Reads return only rows whose digest matches; a row or a database that fails is
-    reported (once per build, at `.cache/sitegen/cache.sqlite`) and the cache is
-    emptied, so the build goes on as if it had none and writes it afresh.
+    Reads decode rows with the caller's function and return only rows whose digest
+    matches and that decode; a row or a database that fails is reported (once per build,
+    at `.cache/sitegen/cache.sqlite`) and the cache is emptied, so the build goes on as if
+    it had none and writes it afresh. A database another build holds locked is in use,
+    not damaged: this build reads nothing from it and saves nothing to it.
     """
 
     def __init__(self, root: Path, report: Report) -> None:
@@ -66,15 +68,17 @@ class Store:
         self.report = report
         self._db: sqlite3.Connection | None = None
         self._reported = False
+        self._off = False  # in use by another build, or it cannot be opened: left alone
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
+    def _connection(self) -> sqlite3.Connection | None:
+        if self._db is None and not self._off:
             self._db = self._open()
         return self._db
 
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _open(self) -> sqlite3.Connection | None:
+        db = None
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             db = self._connect()
             found = dict(db.execute("SELECT name, value FROM meta").fetchall())
             if found and found != {"format": FORMAT, "key": BUILD_KEY}:
@@ -85,71 +89,96 @@ class Store:
                 _stamp(db)
             return db
         except sqlite3.DatabaseError as exc:
-            self.damaged(exc)
-            return self._fresh()
+            self._failed(exc, db)
+            return self._db
+        except OSError as exc:  # .cache/ cannot be made: a file in its place, no room
+            self.note(f"could not be opened ({exc})")
+            self._off = True
+            return None
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None)
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_SECONDS)
         db.execute("PRAGMA trusted_schema = OFF")  # a crafted schema runs no functions
         db.executescript(_SCHEMA)
         return db
 
-    def _fresh(self) -> sqlite3.Connection:
+    def _fresh(self) -> sqlite3.Connection | None:
         """An empty cache in place of the one that could not be used."""
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-        db = self._connect()
-        _stamp(db)
+        try:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            db = self._connect()
+            _stamp(db)
+        except (OSError, sqlite3.DatabaseError) as exc:  # a folder in its place, a full disk
+            self.note(f"could not be made afresh ({exc})")
+            self._off = True
+            return None
         return db
 
-    def note(self, what: str) -> None:
-        if not self._reported:
-            self._reported = True
-            self.report.note(
-                Location(DATABASE),
-                f"the cache {what}; it was ignored",
-                "nothing to do: it is rebuilt; delete .cache/ if this repeats",
-            )
+    def _failed(self, exc: sqlite3.DatabaseError, db: sqlite3.Connection | None) -> None:
+        """After a database error: in use by another build, or damaged (then emptied)."""
+        if db is not None:
+            db.close()
+        self._db = None
+        if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            self._off = True
+            self.note("is in use by another build", "nothing to do: it is left as it is")
+        else:
+            self.damaged(exc)
+            self._db = self._fresh()
+
+    def note(self, what: str, hint: str = "") -> None:
+        """Report the first trouble of this build with the cache (once, though the
+        build may open the cache more than once)."""
+        if self._reported:
+            return
+        self._reported = True
+        note = Diagnostic(
+            Location(DATABASE),
+            "note",
+            f"the cache {what}; it was ignored",
+            hint or "nothing to do: it is rebuilt; delete .cache/ if this repeats",
+        )
+        if note not in self.report.diagnostics:
+            self.report.diagnostics.append(note)
 
     def damaged(self, exc: Exception) -> None:
         self.note(f"is damaged ({exc})")
 
-    def decoded(self, decode: Callable[[], T], empty: T) -> T:
-        """`decode()` of rows read from here, or `empty` if they cannot be what a build
-        wrote (reported, and the cache emptied)."""
-        try:
-            return decode()
-        except (ValueError, KeyError, TypeError) as exc:
-            self.damaged(exc)
-            self.clear()
-            return empty
-
-    def get(self, kind: str, key: str) -> Row | None:
-        """One row, or None if missing or damaged."""
-        rows = self._read("WHERE kind = ? AND key = ?", (kind, key))
+    def get(self, kind: str, key: str, decode: Callable[[str, bytes], T]) -> T | None:
+        """One row, decoded; None if missing, damaged or in use."""
+        rows = self._read("WHERE kind = ? AND key = ?", (kind, key), decode)
         return rows.get(key)
 
-    def all(self, kind: str) -> dict[str, Row]:
-        """Every row of one kind, by key."""
-        return self._read("WHERE kind = ?", (kind,))
+    def all(self, kind: str, decode: Callable[[str, bytes], T]) -> dict[str, T]:
+        """Every row of one kind, decoded, by key; {} if one is damaged (or in use)."""
+        return self._read("WHERE kind = ?", (kind,), decode)
 
-    def _read(self, where: str, args: tuple[str, ...]) -> dict[str, Row]:
+    def _read(
+        self, where: str, args: tuple[str, ...], decode: Callable[[str, bytes], T]
+    ) -> dict[str, T]:
+        db = self._connection()
+        if db is None:
+            return {}
         try:
-            cursor = self._connection().execute(
-                f"SELECT kind, key, text, data, digest FROM entries {where}", args
-            )
+            cursor = db.execute(f"SELECT kind, key, text, data, digest FROM entries {where}", args)
             rows = {}
             for kind, key, text, data, digest in cursor:
                 if not (isinstance(text, str) and isinstance(data, bytes)):
                     raise Damaged(f"a {kind} entry has the wrong type")
                 if _digest(kind, key, text, data) != digest:
                     raise Damaged(f"a {kind} entry does not match its digest")
-                rows[key] = (text, data)
+                try:
+                    rows[key] = decode(text, data)
+                except Exception as exc:  # whatever a decoder meets, it is not our row
+                    raise Damaged(f"a {kind} entry is not what a build writes ({exc})") from exc
             return rows
-        except (sqlite3.DatabaseError, Damaged) as exc:
+        except sqlite3.DatabaseError as exc:
+            self._failed(exc, db)
+        except Damaged as exc:
             self.damaged(exc)
             self.clear()
-            return {}
+        return {}
 
     def clear(self) -> None:
         """Forget everything (a damaged cache): the build writes it afresh."""
@@ -157,38 +186,51 @@ class Store:
             self._db.close()
         self._db = self._fresh()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Every write of one build: all of them reach the disk, or none."""
+    def save(
+        self, changes: Sequence[tuple[str, Mapping[str, Row], Collection[str] | None]]
+    ) -> None:
+        """Every write of one build, in one transaction: all reach the disk, or none. Each
+        change is (kind, rows to add or replace, keys to keep): with keys to keep, every
+        other row of the kind whose key is in neither is dropped."""
         db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
+        if db is None:
+            return
         try:
-            yield
-        except BaseException:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            self._failed(exc, db)
+            return
+        try:
+            for kind, new, keep in changes:
+                _update(db, kind, new, keep)
+        except BaseException as exc:
             db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError):
+                self._failed(exc, db)
+                return
             raise
         db.execute("COMMIT")
-
-    def update(self, kind: str, new: Mapping[str, Row], keep: Collection[str] | None) -> None:
-        """Inside `transaction`: add or replace `new`; with `keep`, drop every other row of
-        the kind whose key is in neither."""
-        db = self._connection()
-        if keep is not None:
-            wanted = set(keep) | set(new)
-            old = [k for (k,) in db.execute("SELECT key FROM entries WHERE kind = ?", (kind,))]
-            db.executemany(
-                "DELETE FROM entries WHERE kind = ? AND key = ?",
-                [(kind, k) for k in old if k not in wanted],
-            )
-        db.executemany(
-            "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)",
-            [
-                (kind, key, text, data, _digest(kind, key, text, data))
-                for key, (text, data) in new.items()
-            ],
-        )
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _update(
+    db: sqlite3.Connection, kind: str, new: Mapping[str, Row], keep: Collection[str] | None
+) -> None:
+    if keep is not None:
+        wanted = set(keep) | set(new)
+        old = [k for (k,) in db.execute("SELECT key FROM entries WHERE kind = ?", (kind,))]
+        db.executemany(
+            "DELETE FROM entries WHERE kind = ? AND key = ?",
+            [(kind, k) for k in old if k not in wanted],
+        )
+    db.executemany(
+        "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)",
+        [
+            (kind, key, text, data, _digest(kind, key, text, data))
+            for key, (text, data) in new.items()
+        ],
+    )

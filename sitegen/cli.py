@@ -1,6 +1,7 @@
 """The command line: arguments, printing diagnostics, exit codes.
 
-Exit status: 0 success, 1 content errors, 2 usage errors (argparse's own convention).
+Exit status: 0 success, 1 content errors, 2 usage errors (argparse's own convention),
+3 the build itself failed (a worker process died), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .errors import Report
+from .errors import Report, WorkerError
 from .options import Options, Result, default_jobs
 from .shortcut import attempt
 
-EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,7 +88,12 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
         progress=_progress_line if sys.stderr.isatty() else None,
     )
     started = time.perf_counter()
-    result = build(options)
+    try:
+        result = build(options)
+    except WorkerError as exc:  # killed (out of memory?), or an engine bug
+        print(f"\nerror: {exc.summary()}; site/ was left as it was", file=sys.stderr)
+        print("try again with --jobs 1; if it happens again, please report it", file=sys.stderr)
+        return EXIT_INTERNAL
     if options.progress is not None:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     print_report(result.report)
@@ -118,14 +124,15 @@ def command_line(root: Path | None = None) -> NoReturn:
     """Run `main` as a whole process (build.py, `python -m sitegen`, the `sitegen`
     script) and exit with its status.
 
-    Ctrl-C ends the build with the output folder as it was (the build's own cleanup has
-    run by then) and exit status 130, as shells give it. Another exception (a bug, or
-    argparse's exit) leaves the usual way.
+    Ctrl-C ends the build with exit status 130, as shells give it; the output folder
+    then holds the last build that finished: the old one, or this one if it was
+    interrupted while saving its cache (the build's own cleanup has run by then).
+    Another exception (a bug, or argparse's exit) leaves the usual way.
     """
     try:
         code = main(root=root)
     except KeyboardInterrupt:
-        print("\ninterrupted; the output folder was left as it was", file=sys.stderr)
+        print("\ninterrupted; the output folder holds the last finished build", file=sys.stderr)
         code = EXIT_INTERRUPTED
     sys.exit(code)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,24 @@ import jinja2.meta
 Key = tuple[str, ...]
 PAGE_LIST: Key = ("attr", "pages")
 _ABSENT = "<absent>"
+# Each kind of key, and how many parts its keys have (the kind first).
+KEY_PARTS = {"attr": 2, "item": 3, "keys": 2, "page": 2, "template": 2}
+
+
+def valid_key(parts: Any) -> Key:
+    """A key read back from the cache, checked: ValueError unless a build could write it."""
+    key = tuple(parts)
+    if not (
+        key
+        and KEY_PARTS.get(key[0]) == len(key)
+        and type(key[1]) is str
+        and all(part is None or type(part) in (str, int, float, bool) for part in key[2:])
+    ):
+        raise ValueError(f"not a dependency key: {key!r:.80}")
+    return key
+
+
+_OF_THE_MODEL = ("attr", "item", "page")
 
 
 def _encode(value: Any, out: _Digester) -> None:
@@ -65,12 +85,25 @@ def _encode(value: Any, out: _Digester) -> None:
             if len(parts) >= _Digester.BATCH:
                 out.flush()
         parts.append("]")
-    else:  # a dataclass: its name and fields
-        parts.append(kind.__name__ + "(")
+    else:  # a dataclass: the digest of its name and fields, made once per object
+        parts.append(_record(value, out.memo))
+
+
+def _record(value: Any, memo: DigestMemo | None) -> str:
+    """A dataclass instance's digest: its name and fields, or what `memo` holds for it."""
+    known = memo.get(value) if memo is not None else None
+    if known is None:
+        kind = type(value)
+        inner = _Digester(memo)
+        inner.parts.append(kind.__name__ + "(")
         for name in _FIELDS[kind]:
-            parts.append(name + "=")
-            _encode(getattr(value, name), out)
-        parts.append(")")
+            inner.parts.append(name + "=")
+            _encode(getattr(value, name), inner)
+        inner.parts.append(")")
+        known = inner.hexdigest()
+        if memo is not None:
+            memo.put(value, known)
+    return known
 
 
 _KINDS: dict[type, str] = {}
@@ -110,7 +143,8 @@ class _Digester:
 
     BATCH = 4096
 
-    def __init__(self) -> None:
+    def __init__(self, memo: DigestMemo | None = None) -> None:
+        self.memo = memo
         self._hash = hashlib.blake2b(digest_size=16)
         self.parts: list[str] = []  # _encode appends; a batch is hashed when full
         self._separator = ""  # before the next batch: none before the first
@@ -126,11 +160,72 @@ class _Digester:
         return self._hash.hexdigest()
 
 
-def digest(value: Any) -> str:
-    """A stable digest of an immutable model value."""
-    digester = _Digester()
-    _encode(value, digester)
-    return digester.hexdigest()
+def digest(value: Any, memo: DigestMemo | None = None) -> str:
+    """A stable digest of an immutable model value; `memo` holds the digests of the
+    dataclass objects (model records) met before, by identity."""
+    kind = type(value)
+    if (_KINDS.get(kind) or _kind(kind)) == "dataclass":
+        return _record(value, memo)
+    known = memo.get(value) if memo is not None and kind in _HELD else None
+    if known is None:
+        digester = _Digester(memo)
+        _encode(value, digester)
+        known = digester.hexdigest()
+        if memo is not None and kind in _HELD:
+            memo.put(value, known)
+    return known
+
+
+# Immutable containers whose digest the memo keeps by identity (as it does a record's)
+# when they are values of their own: a page's breadcrumbs, a source's citers.
+_HELD = (tuple, frozenset)
+
+
+class DigestMemo:
+    """The digests of model values by object, from one build to the next.
+
+    The model is immutable and a build reuses the records of every file that did not
+    change (assemble.Reuse), so a record met again has the digest it had: planning a
+    build then digests only what changed. A record (a dataclass instance) is remembered
+    for as long as it lives, through a weak reference whose end drops the entry, so no
+    later object can be taken for it by its id. A tuple cannot be referred to weakly:
+    it is held, by the builds that meet it (`next_build` drops the others).
+    """
+
+    def __init__(self) -> None:
+        self._records: dict[int, tuple[weakref.ref[Any], str]] = {}
+        self._held: dict[int, tuple[object, str]] = {}
+        self._held_now: dict[int, tuple[object, str]] = {}
+        self.fresh: dict[str, int] = {}  # values digested anew this build, by type name
+
+    def get(self, value: object) -> str | None:
+        key = id(value)
+        if type(value) in _HELD:
+            hit = self._held_now.get(key) or self._held.get(key)
+            if hit is None or hit[0] is not value:
+                return None
+            self._held_now[key] = hit
+            return hit[1]
+        entry = self._records.get(key)
+        return entry[1] if entry is not None and entry[0]() is value else None
+
+    def put(self, value: object, known: str) -> None:
+        key = id(value)
+        if type(value) in _HELD:
+            self._held_now[key] = (value, known)
+        else:
+            self._records[key] = (weakref.ref(value, functools.partial(self._drop, key)), known)
+        name = type(value).__name__
+        self.fresh[name] = self.fresh.get(name, 0) + 1
+
+    def _drop(self, key: int, gone: weakref.ref[Any]) -> None:
+        entry = self._records.get(key)
+        if entry is not None and entry[0] is gone:
+            del self._records[key]
+
+    def next_build(self) -> None:
+        self._held, self._held_now = self._held_now, {}
+        self.fresh = {}
 
 
 class Values:
@@ -141,13 +236,23 @@ class Values:
     HTML, and each key is digested at most once per build, however many pages read it.
     """
 
-    def __init__(self, site: Any, pages: Mapping[str, Any], templates: Callable[[str], str]):
+    def __init__(
+        self,
+        site: Any,
+        pages: Mapping[str, Any],
+        templates: Callable[[str], str],
+        memo: DigestMemo | None = None,
+    ) -> None:
         self._site, self._pages, self._templates = site, pages, templates
+        self._memo = memo
         self._digests: dict[Key, str] = {}
 
     def digest(self, key: Key) -> str:
         if key not in self._digests:
-            self._digests[key] = digest(self._lookup(key))
+            # What a key names in the model is remembered by identity; what _lookup
+            # composes anew each time (the page list, a mapping's keys) is not.
+            memo = self._memo if key[0] in _OF_THE_MODEL and key != PAGE_LIST else None
+            self._digests[key] = digest(self._lookup(key), memo)
         return self._digests[key]
 
     def seed(self, read: Mapping[Key, str]) -> None:
@@ -169,12 +274,15 @@ class Values:
         if key == PAGE_LIST:
             return tuple(self.digest(("page", page.url)) for page in self._site.pages)
         kind = key[0]
+        # A key the site cannot answer (one read from a cache another version of the
+        # site wrote) names nothing: its value is absent, which no recorded digest has.
         if kind == "attr":
-            return getattr(self._site, key[1])
+            return getattr(self._site, key[1], _ABSENT)
+        mapping = getattr(self._site, key[1], None) if kind in ("item", "keys") else None
         if kind == "item":
-            return getattr(self._site, key[1]).get(key[2], _ABSENT)
+            return mapping.get(key[2], _ABSENT) if isinstance(mapping, Mapping) else _ABSENT
         if kind == "keys":
-            return tuple(sorted(getattr(self._site, key[1])))
+            return tuple(sorted(mapping)) if isinstance(mapping, Mapping) else _ABSENT
         if kind == "page":
             return self._pages.get(key[1], _ABSENT)
         if kind == "template":

@@ -114,3 +114,14 @@ class BuildFailed(Exception):
     def __init__(self, report: Report) -> None:
         super().__init__(f"{len(report.errors)} error(s)")
         self.report = report
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed: its function raised (the traceback is the message's
+    rest), or it was killed (out of memory, a signal)."""
+
+    def summary(self) -> str:
+        """One line for a writer: what happened, and the exception's own last line."""
+        lines = [line.strip() for line in str(self).splitlines() if line.strip()]
+        first, last = lines[0] if lines else "a worker failed", lines[-1] if lines else ""
+        return printable(first if last == first else f"{first.rstrip(':')}: {last}")

@@ -200,14 +200,14 @@ def link_to(page: Page) -> PageLink:
     return PageLink(page.url, page.title, page.kind)
 
 
-def breadcrumbs(page: Page, page_by_url: Mapping[str, Page]) -> tuple[PageLink, ...]:
-    """The pages above this one, from the home page down."""
-    if page.url in (urls.HOME, urls.NOT_FOUND) or urls.HOME not in page_by_url:
+def breadcrumbs(page: Page, links: Mapping[str, PageLink]) -> tuple[PageLink, ...]:
+    """The pages above this one, from the home page down (`links`: each page's link)."""
+    if page.url in (urls.HOME, urls.NOT_FOUND) or urls.HOME not in links:
         return ()
-    crumbs = [link_to(page_by_url[urls.HOME])]
+    crumbs = [links[urls.HOME]]
     parts = page.url.strip("/").split("/")
     for depth in range(1, len(parts)):
         parent = "/".join(parts[:depth]) + "/"
-        if parent in page_by_url:
-            crumbs.append(link_to(page_by_url[parent]))
+        if parent in links:
+            crumbs.append(links[parent])
     return tuple(crumbs)

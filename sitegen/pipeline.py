@@ -19,8 +19,9 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from .assemble import assemble, load_settings
+from .assemble import Reuse, assemble, load_settings
 from .cache import Store
+from .deps import DigestMemo
 from .engine import BUILD_KEY
 from .errors import Location, Report
 from .layout import CONTENT, STATIC, TEMPLATES
@@ -47,8 +48,8 @@ from .shortcut import (
     Stat,
     load_state,
     prose_record,
-    put_state,
     scan,
+    state_row,
 )
 from .write import OutputFolder, refuse_output
 
@@ -102,15 +103,19 @@ def build_model(
     report: Report,
     documents_cache: DocumentCache,
     quotations: Mapping[str, Sequence[Quotation]],
+    reuse: Reuse,
 ) -> Site | None:
     """Validate everything and assemble the site model; None if there were errors.
 
     `quotations`: each Markdown file's quotations (the caller keeps them for the cache).
+    `reuse`: the last model's records (assemble.Reuse).
     """
-    settings = load_settings(project.settings, report)
+    settings = reuse.made_from("settings", project.settings, load_settings, report)
     documents_cache.use(settings.raw_html if settings else DEFAULT_MODE)
     documents = documents_cache.convert(project)
-    site = assemble(project, settings, documents, report, include_drafts=options.include_drafts)
+    drafts = options.include_drafts
+    site = assemble(project, settings, documents, report, include_drafts=drafts, reuse=reuse)
+    reuse.next_build()
     if site is None:
         return None
     content_files = (
@@ -173,6 +178,8 @@ class Builder:
         self._last: tuple[Project, Result] | None = None
         self.search: tuple[str, tuple[str, ...]] = ("", ())  # the last index: key, files
         self._saved: dict[str, Rendered] = {}  # renderings as .cache/ holds them
+        self.reuse = Reuse()  # the last model's records, used again where unchanged
+        self.memo = DigestMemo()  # digests of the model records, kept for the next build
 
     def _fresh_templates(self) -> None:
         """Forget compiled templates when a template file changed since the last build."""
@@ -298,8 +305,13 @@ class Builder:
         project = load_project(options.root, report, self.files, parse)
         if report.errors:
             return result
-        quotations = {f.path: find_quotations(f.body, f.path, f.body_line) for f in project.pages}
-        site = build_model(project, options, report, self.documents, quotations)
+        quotations = {
+            f.path: self.reuse.made_from(
+                "quotations", f, lambda f, _: find_quotations(f.body, f.path, f.body_line), report
+            )
+            for f in project.pages
+        }
+        site = build_model(project, options, report, self.documents, quotations, self.reuse)
         result.converted = self.documents.converted
         if site is None:
             return result
@@ -353,7 +365,8 @@ class Builder:
         consume = put if folder is not None else None
         templates = self.options.root / TEMPLATES
         job = RenderJob(site, self.env, templates, self.rendered, build, reusable, consume)
-        reads = PageReads(site, self.env)
+        self.memo.next_build()
+        reads = PageReads(site, self.env, self.memo)
         progress = _stage(self.options, "rendering")
         pages = render_all(job, report, self.options.jobs, reads, progress)
         if folder is not None:
@@ -392,26 +405,17 @@ class Builder:
     def _load_disk_cache(self, store: Store) -> None:
         """Fill empty in-memory caches from .cache/ (the first build of a process)."""
         if not self.documents.by_source:
-            self.documents.by_source = store.decoded(
-                lambda: {
-                    key: Document.from_json(text, packed)
-                    for key, (text, packed) in store.all("documents").items()
-                },
-                {},
-            )
+            self.documents.by_source = store.all("documents", Document.from_json)
         if not self.rendered:
-            self.rendered = store.decoded(
-                lambda: {
-                    output: Rendered.from_json(text)
-                    for output, (text, _) in store.all("rendered").items()
-                },
-                {},
-            )
+            self.rendered = store.all("rendered", lambda text, _: Rendered.from_json(text))
         self._saved = dict(self.rendered)
         if self.written is None:
-            state = load_state(store)
-            self.written = state.manifest if state is not None else {}
-            self.search = state.search if state is not None else ("", ())
+            self.resume(load_state(store))
+
+    def resume(self, state: BuildState | None) -> None:
+        """Go on from the last build's state: the output files it left, its search index."""
+        self.written = state.manifest if state is not None else {}
+        self.search = state.search if state is not None else ("", ())
 
     def _save_disk_cache(
         self,
@@ -430,8 +434,11 @@ class Builder:
             for key in sorted(self.documents.fresh & documents.keys())
         }
         new_rendered = {}
+        kept = []  # outputs whose row stays: saved before, or now
         for output, rendering in result.rendered.items():
-            if self._saved.get(output) is not rendering and (text := rendering.to_json()):
+            if self._saved.get(output) is rendering:
+                kept.append(output)
+            elif text := rendering.to_json():  # None: what it read is not plain data
                 new_rendered[output] = (text, b"")
         key = (BUILD_KEY, *self.options.output_key())
         state = BuildState(
@@ -444,10 +451,13 @@ class Builder:
             prose=_prose_records(project, quotations, result.site, result.rendered),
             search=self.search,
         )
-        with store.transaction():
-            store.update("documents", new_documents, documents.keys())
-            store.update("rendered", new_rendered, result.rendered.keys())
-            put_state(store, state)
+        store.save(
+            [
+                ("documents", new_documents, documents.keys()),
+                ("rendered", new_rendered, kept),
+                state_row(state),
+            ]
+        )
         self.documents.fresh.clear()
         self._saved = dict(result.rendered)
 
@@ -512,6 +522,5 @@ def run(
     the inputs, the last build's state and what it reported, which it has read already)."""
     builder = Builder(options)
     if state is not None:
-        builder.written = state.manifest
-        builder.search = state.search
+        builder.resume(state)
     return builder.build(inputs=inputs, found=found)

@@ -19,7 +19,16 @@ from markupsafe import Markup
 
 from . import urls
 from .dates import PartialDate
-from .deps import Key, Recorder, RecordingSite, Values, is_stale, template_closure
+from .deps import (
+    DigestMemo,
+    Key,
+    Recorder,
+    RecordingSite,
+    Values,
+    is_stale,
+    template_closure,
+    valid_key,
+)
 from .errors import Location, Report
 from .metadata import bibtex, json_ld, og_locale
 from .model import Page, Site
@@ -145,10 +154,10 @@ class Rendered:
 
     @classmethod
     def from_json(cls, text: str) -> Rendered:
-        """From `to_json`, without a body; ValueError (or a TypeError) if it is not what
-        a build wrote."""
+        """From `to_json`, without a body; an exception if it is not what a build wrote
+        (cache.Store takes any as a damaged row)."""
         output, read, build, slot, digest = json.loads(text)
-        keys = {tuple(key): old for key, old in read}
+        keys = {valid_key(key): old for key, old in read}
         if not all(isinstance(v, str) for v in (output, build, digest, *keys.values())):
             raise ValueError("a rendering's record holds something other than text")
         if slot is not None and not (len(slot) == 2 and all(type(n) is int for n in slot)):
@@ -207,9 +216,9 @@ class PageReads:
     """What a build's pages read, each digested once however many pages read it: the
     templates (sources and closures) and the site's values."""
 
-    def __init__(self, site: Site, env: jinja2.Environment) -> None:
+    def __init__(self, site: Site, env: jinja2.Environment, memo: DigestMemo | None = None) -> None:
         self.templates = TemplateSources(env)
-        self.values = Values(site, site.page_by_url, self.templates.source)
+        self.values = Values(site, site.page_by_url, self.templates.source, memo)
 
 
 def render_pages(

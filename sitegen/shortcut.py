@@ -32,12 +32,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import Store
+from .cache import Row, Store
 from .engine import BUILD_KEY
 from .errors import Diagnostic, Location, Report
 from .layout import CONTENT, STATIC, TEMPLATES
 from .options import Options, Result
-from .write import Stat, checksum, refuse_output, safe_target, stat_of
+from .write import Stat, as_left, checksum, refuse_output, safe_target, stat_of
 
 if TYPE_CHECKING:
     from .load import MarkdownFile
@@ -115,15 +115,12 @@ def _stats(value: Mapping[str, Any]) -> dict[str, Stat]:
 
 def load_state(store: Store) -> BuildState | None:
     """The last build's state from the cache, or None (none yet, or damaged: reported)."""
-    row = store.get("state", "build")
-    if row is None:
-        return None
-    return store.decoded(lambda: BuildState.from_json(row[0]), None)
+    return store.get("state", "build", lambda text, _: BuildState.from_json(text))
 
 
-def put_state(store: Store, state: BuildState) -> None:
-    """Inside the build's `store.transaction()`: the state it leaves for the next."""
-    store.update("state", {"build": (state.to_json(), b"")}, None)
+def state_row(state: BuildState) -> tuple[str, dict[str, Row], None]:
+    """The change to the cache (Store.save) that leaves `state` for the next build."""
+    return ("state", {"build": (state.to_json(), b"")}, None)
 
 
 @dataclass(frozen=True)
@@ -193,8 +190,7 @@ def _without_model(
         if spliced is None:
             return None
         state = spliced.state
-        with store.transaction():
-            put_state(store, state)
+        store.save([state_row(state)])
         result.rerendered = (spliced.output,)
         result.converted = 1
     result.report.diagnostics.extend(state.diagnostics)
@@ -248,13 +244,7 @@ def scan(root: Path, folders: Iterable[str] = (CONTENT, TEMPLATES, STATIC)) -> d
 def output_intact(out: Path, manifest: dict[str, Stat]) -> bool:
     """Whether every output file the last build wrote is still as it left it."""
     base = f"{out}{os.sep}"
-    for rel, was in manifest.items():
-        try:
-            if stat_of(os.stat(base + rel)) != was:
-                return False
-        except OSError:
-            return False
-    return True
+    return all(as_left(base + rel, was) for rel, was in manifest.items())
 
 
 def changed_inputs(before: dict[str, Stat], now: dict[str, Stat]) -> list[str]:

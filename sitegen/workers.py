@@ -26,14 +26,12 @@ from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar
 
+from .errors import WorkerError
+
 T = TypeVar("T")
 R = TypeVar("R")
 PR_SET_PDEATHSIG = 1
 STOP_SECONDS = 1.0  # a worker asked to stop that has not exited by then is killed
-
-
-class WorkerError(RuntimeError):
-    """A worker's function raised: the worker's traceback, as text."""
 
 
 def can_fork() -> bool:
@@ -98,6 +96,10 @@ def _die_with_parent(parent: int) -> None:
         sys.exit(1)
 
 
+def _died(worker: _Worker) -> str:
+    return f"worker {worker.process.pid} exited unexpectedly"
+
+
 class WorkerPool:
     """Runs `function` over chunks in `jobs` forked workers; results in chunk order.
 
@@ -131,7 +133,10 @@ class WorkerPool:
                 workers.append(_Worker(self.function, self.renew))
             for worker in workers:
                 if worker.busy is None and following < min(len(chunks), wanted + ahead):
-                    worker.pipe.send(chunks[following])
+                    try:
+                        worker.pipe.send(chunks[following])
+                    except OSError:  # it died idle: a broken pipe
+                        raise WorkerError(_died(worker)) from None
                     worker.busy = following
                     following += 1
             busy = [w for w in workers if w.busy is not None]
@@ -146,8 +151,8 @@ class WorkerPool:
     def _receive(self, worker: _Worker) -> Any:
         try:
             status, value = worker.pipe.recv()
-        except EOFError:
-            raise WorkerError(f"worker {worker.process.pid} exited unexpectedly") from None
+        except (EOFError, OSError):  # it died: its end closed, or reset
+            raise WorkerError(_died(worker)) from None
         if status == "error":
             raise WorkerError(f"a worker failed:\n{value}")
         worker.done += 1

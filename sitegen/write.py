@@ -50,6 +50,14 @@ def stat_of(info: os.stat_result) -> Stat:
     return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
+def as_left(path: str | Path, was: Stat) -> bool:
+    """Whether the file at `path` still has the Stat a build left it with."""
+    try:
+        return stat_of(os.stat(path)) == was
+    except OSError:
+        return False
+
+
 def checksum(data: bytes) -> str:
     """A digest of an output file's bytes."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -100,12 +108,7 @@ class OutputFolder:
 
     def unchanged(self, rel: str, was: Stat | None) -> bool:
         """Whether the old folder's `rel` is still as the last build wrote it (`was`)."""
-        if was is None:
-            return False
-        try:
-            return stat_of(os.stat(safe_target(self.out, rel))) == was
-        except OSError:
-            return False
+        return was is not None and as_left(safe_target(self.out, rel), was)
 
     def keep(self, rel: str) -> None:
         """Put the old folder's `rel` in the new one, as a hard link where possible."""

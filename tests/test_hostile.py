@@ -33,9 +33,8 @@ LARGEST_PAGE_LIMIT = 20
 FRONT = "---\ntitle: A page\n---\n"
 
 
-def build_in_subprocess(site: SiteDir, limit: float = TIME_LIMIT) -> tuple[int, str, float]:
+def build_in_subprocess(site: SiteDir, limit: float = TIME_LIMIT) -> tuple[int, str]:
     """Build the site in a fresh interpreter; fail the test if it takes over `limit` s."""
-    started = time.perf_counter()
     try:
         done = subprocess.run(
             [sys.executable, "-m", "sitegen", "build"],
@@ -47,9 +46,8 @@ def build_in_subprocess(site: SiteDir, limit: float = TIME_LIMIT) -> tuple[int, 
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"the build took longer than {limit} s")
-    took = time.perf_counter() - started
     assert "Traceback" not in done.stderr, done.stderr
-    return done.returncode, done.stderr, took
+    return done.returncode, done.stderr
 
 
 def only_error(stderr: str) -> str:
@@ -274,7 +272,7 @@ def test_a_lone_cr_file_builds_too(make_site) -> None:
 )
 def test_empty_files_are_reported_at_their_first_line(make_site, path: str, message: str) -> None:
     site = make_site({path: ""})
-    code, err, _ = build_in_subprocess(site)
+    code, err = build_in_subprocess(site)
     assert code == 1
     assert message in err
 
@@ -282,13 +280,12 @@ def test_empty_files_are_reported_at_their_first_line(make_site, path: str, mess
 def test_a_10_mb_page_is_refused_quickly_with_the_limit(make_site) -> None:
     paragraph = "Words of a very long page, cited [@reuters-japan]. " * 10 + "\n\n"
     site = make_site({"content/about.md": FRONT + paragraph * (10_000_000 // len(paragraph))})
-    code, err, took = build_in_subprocess(site)
+    code, err = build_in_subprocess(site)
     assert code == 1
     assert only_error(err) == (
         "content/about.md:1:1: error: the file is 10.0 MB; a content file may be at most 2 MB; "
         "split a long page into several, and put large data in static/"
     )
-    assert took < TIME_LIMIT
 
 
 def test_a_page_just_under_the_limit_builds_in_seconds(make_site) -> None:
@@ -298,9 +295,8 @@ def test_a_page_just_under_the_limit_builds_in_seconds(make_site) -> None:
     )
     body = paragraph * ((MAX_FILE_BYTES - 1000) // len(paragraph.encode()))
     site = make_site({"content/about.md": FRONT + body})
-    code, err, took = build_in_subprocess(site, LARGEST_PAGE_LIMIT)
+    code, err = build_in_subprocess(site, LARGEST_PAGE_LIMIT)
     assert code == 0, err
-    assert took < LARGEST_PAGE_LIMIT
 
 
 @pytest.mark.parametrize(
@@ -331,7 +327,7 @@ def test_a_page_just_under_the_limit_builds_in_seconds(make_site) -> None:
 )
 def test_deep_nesting_is_refused_with_its_line(make_site, body: str, message: str) -> None:
     site = make_site({"content/about.md": FRONT + body})
-    code, err, _ = build_in_subprocess(site)
+    code, err = build_in_subprocess(site)
     assert code == 1
     assert only_error(err).startswith(message)
 
@@ -356,7 +352,7 @@ def test_a_renderer_recovers_after_refusing_deep_text() -> None:
 )
 def test_deep_yaml_is_refused_without_crashing(make_site, text: str, where: str) -> None:
     site = make_site({"content/countries/china.yaml": text})
-    code, err, _ = build_in_subprocess(site)
+    code, err = build_in_subprocess(site)
     assert code == 1
     assert only_error(err) == (
         f"content/countries/china.yaml:{where}: error: YAML nested more than {MAX_DEPTH} levels "
@@ -368,12 +364,11 @@ def test_billion_laughs_is_refused_at_once(make_site) -> None:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
     site = make_site({"content/countries/china.yaml": "\n".join(lines) + "\n"})
-    code, err, took = build_in_subprocess(site)
+    code, err = build_in_subprocess(site)
     assert code == 1
     assert only_error(err).startswith(
         "content/countries/china.yaml:1:5: error: YAML anchors, aliases and merge keys"
     )
-    assert took < TIME_LIMIT
 
 
 def test_many_citations_on_one_line_are_located_in_linear_time() -> None:
@@ -394,7 +389,7 @@ def test_a_pipe_is_refused_instead_of_blocking(make_site, folder: str) -> None:
     site = make_site()
     name = {"content": "pipe.md", "templates": "pipe.html", "static": "pipe.css"}[folder]
     os.mkfifo(site.root / folder / name)
-    code, err, _ = build_in_subprocess(site)
+    code, err = build_in_subprocess(site)
     assert code == 1
     assert only_error(err) == (
         f"{folder}/{name}:1:1: error: not a regular file (a broken link, a pipe, a socket or "
@@ -405,7 +400,7 @@ def test_a_pipe_is_refused_instead_of_blocking(make_site, folder: str) -> None:
 def test_a_broken_link_in_static_is_refused(make_site) -> None:
     site = make_site()
     (site.root / "static/gone.css").symlink_to("nowhere.css")
-    code, err, _ = build_in_subprocess(site)
+    code, err = build_in_subprocess(site)
     assert code == 1
     assert only_error(err).startswith("static/gone.css:1:1: error: not a regular file")
 
@@ -418,7 +413,7 @@ def test_a_source_folder_linked_out_of_the_project_is_refused(
     outside = tmp_path / f"outside-{folder}"
     (site.root / folder).rename(outside)
     (site.root / folder).symlink_to(outside)
-    code, err, _ = build_in_subprocess(site)
+    code, err = build_in_subprocess(site)
     assert code == 1
     assert only_error(err) == (
         f"{folder}:1:1: error: symbolic link points outside the project; "
@@ -448,7 +443,7 @@ def test_folder_links_that_loop_are_refused_quickly(make_site, links: list[str])
     site = make_site()
     for name in links:
         (site.root / "content/countries" / name).symlink_to("..")
-    code, err, _ = build_in_subprocess(site)
+    code, err = build_in_subprocess(site)
     assert code == 1
     assert err.splitlines()[: len(links)] == [
         f"content/countries/{name}:1:1: error: symbolic link to a folder that is already "
@@ -480,7 +475,7 @@ def test_names_no_output_can_carry_are_refused(
     site = make_site()
     folder = "static" if name.endswith(b".css") else "content"
     (site.root / folder / os.fsdecode(name)).write_text(FRONT)
-    code, err, _ = build_in_subprocess(site)
+    code, err = build_in_subprocess(site)
     assert code == 1
     assert only_error(err) == (
         f"{folder}/{shown}:1:1: error: the name {problem}; "

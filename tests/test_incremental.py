@@ -185,3 +185,49 @@ def test_one_file_edit_with_changed_path_equals_full(make_site, case: str) -> No
     replace(site, path, new, old)
     again = builder.build([path])
     assert served_tree(again) == served_tree(Builder(options).build())
+
+
+# What a rebuild digests anew, by type of value: the records of what changed, never the
+# site's. Every other record is the last build's own (assemble.Reuse), whose digest
+# deps.DigestMemo keeps. A "tuple" is a list the model composed anew around a change
+# (the countries in order, a source's citers, the navigation).
+FRESH: dict[str, dict[str, int]] = {
+    "base_template": {},
+    "country_status": {
+        "Country": 1,
+        "CountryRef": 1,  # how Japan's page shows China, its related country
+        "Location": 3,
+        "Measure": 1,
+        "Page": 1,
+        "PartialDate": 1,
+        "tuple": 2,
+    },
+    "country_yaml": {
+        "Country": 1,
+        "Location": 3,
+        "Measure": 1,
+        "Page": 1,
+        "PartialDate": 1,
+        "tuple": 2,
+    },
+    "deleted_page": {"Page": 1, "tuple": 1},  # Japan's page without its narrative
+    "new_page": {"Page": 1, "tuple": 1},
+    "page_template": {},
+    "prose": {"Page": 1},
+    "settings": {"Settings": 1},
+    "sources": {"Location": 1, "PartialDate": 1, "Source": 1, "tuple": 1},
+    "static": {},
+    "title": {"Citer": 1, "Page": 1, "PageLink": 1, "tuple": 3},
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_rebuild_digests_only_what_changed(make_site, edit: str) -> None:
+    site = make_site({"content/timeline.md": TIMELINE})
+    builder = Builder(Options(root=site.root, out=site.root / "site", write=False))
+    assert builder.build().ok
+    assert builder.build().ok
+    assert builder.memo.fresh == {}  # nothing changed: nothing digested anew
+    EDITS[edit](site)
+    assert builder.build().ok
+    assert builder.memo.fresh == FRESH[edit]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import os
 import pickle
 import re
@@ -17,12 +18,15 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench.corpus import PROJECT, generate
 from sitegen import parallel, workers
+from sitegen.cache import _digest as cache_digest
 from sitegen.cli import build as run
 from sitegen.cli import main
 from sitegen.options import Options, Result
@@ -226,6 +230,110 @@ def test_crafted_or_damaged_cache_is_reported_never_run_and_rebuilt(
     assert not flag.exists()
 
 
+def _craft_row(path: Path, kind: str, change: Callable[[str, bytes], tuple[str, bytes]]) -> None:
+    """Rewrite one row of `kind` as someone who knows the digest function would: the
+    row's digest matches its crafted contents, so only decoding can tell."""
+    db = sqlite3.connect(path)
+    with db:
+        key, text, data = db.execute(
+            "SELECT key, text, data FROM entries WHERE kind = ? ORDER BY key LIMIT 1", (kind,)
+        ).fetchone()
+        text, data = change(text, data)
+        db.execute(
+            "UPDATE entries SET text = ?, data = ?, digest = ? WHERE kind = ? AND key = ?",
+            (text, data, cache_digest(kind, key, text, data), kind, key),
+        )
+    db.close()
+
+
+def _json_edit(edit: Callable[[Any], None]) -> Callable[[str, bytes], tuple[str, bytes]]:
+    def change(text: str, data: bytes) -> tuple[str, bytes]:
+        value = json.loads(text)
+        edit(value)
+        return json.dumps(value), data
+
+    return change
+
+
+CRAFTED: dict[str, tuple[str, Callable[[str, bytes], tuple[str, bytes]], str]] = {
+    "state of the wrong shape": (
+        "state",
+        _json_edit(lambda v: v.update(prose=[])),
+        "a state entry is not what a build writes ('list' object has no attribute 'items')",
+    ),
+    "a key of no kind": (
+        "rendered",
+        _json_edit(lambda v: v[1].append([["nope", "x"], "0"])),
+        "a rendered entry is not what a build writes (not a dependency key: ('nope', 'x'))",
+    ),
+    "HTML that does not unpack": (
+        "documents",
+        lambda text, data: (text, b"not zlib"),
+        "a documents entry is not what a build writes "
+        "(Error -3 while decompressing data: incorrect header check)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_crafted_rows_with_matching_digests_are_damage_not_a_crash(
+    tmp_path: Path, case: str
+) -> None:
+    root = tmp_path / "project"
+    generate(root, 20, search=False)
+    out = root / "site"
+    build(root, out, cache=True)
+    kind, change, reason = CRAFTED[case]
+    _craft_row(root / CACHE, kind, change)
+    (root / "content/sources.yaml").touch()  # defeat the shortcuts
+    result = build(root, out, cache=True)
+    notes = [d.format() for d in result.report.diagnostics if d.severity == "note"]
+    assert notes == [NOTE.format(f"is damaged ({reason})")]
+    assert tree(out) == _fresh_tree(root, tmp_path)
+
+
+def test_a_key_the_site_cannot_answer_counts_as_changed(tmp_path: Path) -> None:
+    """A well-formed key naming nothing this site has (as another version could write):
+    the page that read it is rendered again, and nothing is reported."""
+    root = tmp_path / "project"
+    generate(root, 20, search=False)
+    out = root / "site"
+    build(root, out, cache=True)
+    _craft_row(
+        root / CACHE, "rendered", _json_edit(lambda v: v[1].append([["attr", "no_such"], "0"]))
+    )
+    (root / "content/sources.yaml").touch()
+    result = build(root, out, cache=True)
+    assert result.report.diagnostics == []
+    assert sorted(result.rerendered) == ["404.html"]  # the first row by key
+    assert tree(out) == _fresh_tree(root, tmp_path)
+
+
+def test_a_cache_held_by_another_build_is_left_alone(tmp_path: Path) -> None:
+    """Two builds at once: the one that finds the cache locked reads nothing from it,
+    saves nothing to it, deletes nothing, and says so in a note."""
+    root = tmp_path / "project"
+    generate(root, 20, search=False)
+    out = root / "site"
+    build(root, out, cache=True)
+    (root / "content/sources.yaml").touch()
+    holder = sqlite3.connect(root / CACHE, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = build(root, out, cache=True)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    notes = [d.format() for d in result.report.diagnostics if d.severity == "note"]
+    assert notes == [
+        f"{CACHE}:1:1: note: the cache is in use by another build; it was ignored; "
+        "nothing to do: it is left as it is"
+    ]
+    assert result.ok and tree(out) == _fresh_tree(root, tmp_path)
+    again = build(root, out, cache=True)  # the cache is as the first build left it
+    assert again.report.diagnostics == [] and again.converted == 0
+
+
 def test_edit_with_size_and_times_put_back_is_seen(tmp_path: Path) -> None:
     """cp -p, tar x, rsync -t, touch -r: the same size and modification time, new bytes."""
     root = tmp_path / "project"
@@ -248,6 +356,7 @@ def test_edit_with_size_and_times_put_back_is_seen(tmp_path: Path) -> None:
             before.st_size,
             before.st_mtime_ns,
         )
+        _settle()  # out of the racy window: only the change time tells the edit
         result = build(root, out, cache=True)
         assert not result.unchanged, f"an edit of {path} was missed"
         assert tree(out) == _fresh_tree(root, tmp_path)

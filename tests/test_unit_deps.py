@@ -19,6 +19,7 @@ class _Whole:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.memo = None
 
     def flush(self) -> None:
         pass

@@ -198,7 +198,12 @@ def test_keeps_an_unchanged_file_by_hard_link(root: Path) -> None:
     folder = OutputFolder(out)
     assert folder.unchanged("a.html", stat_of(st))
     assert not folder.unchanged("a.html", (st.st_size + 1, *stat_of(st)[1:]))
-    assert not folder.unchanged("a.html", (st.st_size, st.st_mtime_ns))
+    assert not folder.unchanged(
+        "a.html", (st.st_size, st.st_mtime_ns, st.st_ctime_ns + 1, st.st_ino)
+    )
+    assert not folder.unchanged(
+        "a.html", (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino + 1)
+    )
     assert not folder.unchanged("missing.html", (1, 1))
     assert not folder.unchanged("a.html", None)
     folder.keep("a.html")
