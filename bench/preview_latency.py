@@ -1,11 +1,19 @@
 """Preview latency: time from a file write to the new HTML being served.
 
 Runs the real preview server (`sitegen serve`, as its own process, on a free port) on the
-project's own content and on a generated corpus, makes edits of each kind, and polls the
-page over HTTP every 5 ms until the change is served. Prints the median of the edits and
-how many pages each kind of edit re-rendered (from the server's own log).
+project's own content and on a generated corpus, makes edits of each kind (prose, a
+front-matter title, a fact-table value, a source entry, the page template, the base
+template), and polls the page that shows the change over HTTP every 5 ms until the change
+is served: that page is the one in view, which the preview renders first. Prints the
+median of the edits and how many pages each kind of edit rendered in all (from the
+server's own log). Each edit is undone, and the next made only once the server has
+finished both rebuilds, so no edit waits for another's.
 
-    python bench/preview_latency.py [--pages 4000] [--edits 10]
+On the corpus, `hugo server` (Hugo from Debian, installed with apt-get when missing and
+running as root) serves the same Markdown pages, and its prose-edit figure is printed
+beside ours.
+
+    python bench/preview_latency.py [--pages 4000] [--edits 10] [--no-hugo]
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.build_speed import hugo_input, hugo_peer, read_pages
 from bench.corpus import PROJECT, generate
 
 
@@ -63,12 +73,15 @@ class Server:
                 self.started.set()
 
     def rendered_since(self, count: int) -> int:
-        """Pages rendered by the last rebuild logged after line `count`."""
-        found = 0
+        """Pages rendered by the first rebuild logged after line `count`."""
         for line in self.lines[count:]:
             if match := re.search(r": (\d+) page\(s\) rendered", line):
-                found = int(match.group(1))
-        return found
+                return int(match.group(1))
+        return 0
+
+    def rebuilds(self) -> int:
+        """Rebuilds finished so far, by the server's log."""
+        return sum(line.startswith(("rebuilt after", "build failed")) for line in self.lines)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -78,20 +91,86 @@ class Server:
 def timed_edit(
     server: Server, path: Path, edit: Callable[[str], str], url: str, marker: str
 ) -> tuple[float, int]:
-    """Write the edit, then poll until `marker` is served; return ms and pages rendered."""
-    text = edit(path.read_text())
+    """Write the edit, poll until `marker` is served; undo it, and wait until the server
+    has finished both rebuilds. Return ms and the pages the edit's rebuild rendered."""
+    original = path.read_text()
+    text = edit(original)
     assert marker in text, marker
-    logged = len(server.lines)
+    logged, rebuilds = len(server.lines), server.rebuilds()
     start = time.perf_counter()
     path.write_text(text)
-    deadline = start + 600
-    while marker not in fetch(url):
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"{marker!r} never served at {url}")
-        time.sleep(0.005)
+    poll_until(lambda: marker in fetch(url), f"{marker!r} never served at {url}")
     elapsed = (time.perf_counter() - start) * 1000
-    time.sleep(0.1)  # let the log line arrive
+    path.write_text(original)
+    poll_until(lambda: marker not in fetch(url), f"{marker!r} still served at {url}")
+    poll_until(lambda: server.rebuilds() >= rebuilds + 2, "the rebuilds never finished")
+    time.sleep(0.2)
     return elapsed, server.rendered_since(logged)
+
+
+def poll_until(condition: Callable[[], bool], problem: str) -> None:
+    deadline = time.perf_counter() + 600
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(problem)
+        time.sleep(0.005)
+
+
+Edit = tuple[Path, str, Callable[[int], Callable[[str], str]], Callable[[int], str]]
+
+
+def edit_kinds(
+    root: Path, base: str, page: str, page_url: str, country: str, country_url: str
+) -> dict[str, Edit]:
+    """Each kind of edit: the file, the page in view, the edit, and what shows it."""
+    cited = re.search(r"\[@([\w-]+)", (root / page).read_text())
+    assert cited, f"{page} cites no source"
+    source = cited.group(1)
+    return {
+        "prose": (
+            root / page,
+            base + page_url,
+            lambda i: lambda t: _first_paragraph_edit(t, i),
+            lambda i: f"edit{i}marker",
+        ),
+        "front-matter title": (
+            root / page,
+            base + page_url,
+            lambda i: lambda t: t.replace("title: ", f"title: Edit{i}title ", 1),
+            lambda i: f"Edit{i}title",
+        ),
+        "fact-table value": (
+            root / country,
+            base + country_url,
+            lambda i: lambda t: t.replace("actor: ", f"actor: Edit{i}yaml ", 1),
+            lambda i: f"Edit{i}yaml",
+        ),
+        "source entry": (
+            root / "content/sources.yaml",
+            base + page_url,
+            lambda i: lambda t: _source_edit(t, source, i),
+            lambda i: f"Edit{i}source",
+        ),
+        "page template": (
+            root / "templates/page.html",
+            base + page_url,
+            lambda i: lambda t: t.replace("<article", f'<article data-edit="t{i}"', 1),
+            lambda i: f'data-edit="t{i}"',
+        ),
+        "base template": (
+            root / "templates/base.html",
+            base + page_url,
+            lambda i: lambda t: t.replace("<main", f'<main data-edit="b{i}"', 1),
+            lambda i: f'data-edit="b{i}"',
+        ),
+    }
+
+
+def _source_edit(text: str, source: str, i: int) -> str:
+    """The title of one source entry, edited."""
+    head, sep, rest = text.partition(f"- id: {source}\n")
+    assert sep, f"no source {source}"
+    return head + sep + rest.replace("title: ", f"title: Edit{i}source ", 1)
 
 
 def measure(
@@ -100,47 +179,68 @@ def measure(
     server = Server(root)
     results: dict[str, tuple[list[float], int]] = {}
     try:
-        base = server.url
-        kinds = {
-            "prose edit (one page)": (
-                root / page,
-                base + page_url,
-                lambda i: lambda t: _first_paragraph_edit(t, i),
-                lambda i: f"edit{i}marker",
-            ),
-            "country YAML edit": (
-                root / country,
-                base + country_url,
-                lambda i: lambda t: t.replace("actor: ", f"actor: Edit{i}yaml ", 1),
-                lambda i: f"Edit{i}yaml",
-            ),
-            "template edit": (
-                root / "templates/page.html",
-                base + page_url,
-                lambda i: lambda t: t.replace("<article", f'<article data-edit="t{i}"', 1),
-                lambda i: f'data-edit="t{i}"',
-            ),
-        }
+        kinds = edit_kinds(root, server.url, page, page_url, country, country_url)
         for kind, (path, url, make_edit, make_marker) in kinds.items():
-            original = path.read_text()
             times, rendered = [], 0
             for i in range(edits):
                 ms, rendered = timed_edit(server, path, make_edit(i), url, make_marker(i))
                 times.append(ms)
-                path.write_text(original)
-                settle(server, url, make_marker(i))
             results[kind] = (times, rendered)
     finally:
         server.stop()
     return results
 
 
-def settle(server: Server, url: str, marker: str) -> None:
-    """Wait until the restored file is served again, so edits do not overlap."""
-    deadline = time.perf_counter() + 600
-    while marker in fetch(url) and time.perf_counter() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def hugo_prose(corpus: Path, work: Path, edits: int, page: str) -> list[float] | None:
+    """`hugo server` on the corpus's Markdown pages: ms from a prose edit to its page
+    served; None when Hugo cannot be had."""
+    peer = hugo_peer(install=True)
+    if not peer.command:
+        print(f"\n(hugo server skipped: {peer.note})")
+        return None
+    site = work / "hugo"
+    hugo_input(corpus, site, read_pages(corpus))
+    port = free_port()
+    process = subprocess.Popen(
+        [peer.command[0], "server", "--bind", "127.0.0.1", "--port", str(port)],
+        cwd=site,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/{page.removeprefix('content/').removesuffix('.md')}/"
+    try:
+        poll_until(lambda: _served(url), "hugo server never served the page")
+        path = site / page
+        times = []
+        for i in range(edits):
+            original = path.read_text()
+            marker = f"edit{i}marker"
+            start = time.perf_counter()
+            path.write_text(_first_paragraph_edit(original, i))
+            poll_until(lambda m=marker: m in fetch(url), "hugo never served the edit")
+            times.append((time.perf_counter() - start) * 1000)
+            path.write_text(original)
+            poll_until(lambda m=marker: m not in fetch(url), "hugo never served the undo")
+            time.sleep(0.3)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+    return times
+
+
+def _served(url: str) -> bool:
+    try:
+        fetch(url)
+    except OSError:
+        return False
+    return True
 
 
 def _first_paragraph_edit(text: str, i: int) -> str:
@@ -167,6 +267,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=4000)
     parser.add_argument("--edits", type=int, default=10)
+    parser.add_argument("--no-hugo", action="store_true", help="leave out hugo server")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         real = Path(tmp) / "real"
@@ -187,17 +288,25 @@ def main() -> None:
         started = time.perf_counter()
         generate(corpus, args.pages)
         print(f"\n(generated {args.pages} pages in {time.perf_counter() - started:.0f} s)")
+        page = "content/pages/page-00010.md"
         report(
             f"generated corpus, {args.pages} pages",
             measure(
                 corpus,
                 args.edits,
-                "content/pages/page-00010.md",
+                page,
                 "pages/page-00010/",
                 "content/countries/country-00010.yaml",
                 "countries/country-00010/",
             ),
         )
+        if not args.no_hugo:
+            hugo = hugo_prose(corpus, Path(tmp), args.edits, page)
+            if hugo:
+                print(
+                    f"hugo server, the same {args.pages} pages: prose edit median "
+                    f"{statistics.median(hugo):.1f} ms (min {min(hugo):.1f}, max {max(hugo):.1f})"
+                )
 
 
 if __name__ == "__main__":

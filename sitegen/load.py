@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,10 +73,13 @@ class FileCache:
     @staticmethod
     def key(path: Path) -> FileKey | None:
         try:
-            st = path.stat()
+            return FileCache.key_of(path.stat())
         except OSError:
             return None
-        return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+
+    @staticmethod
+    def key_of(info: os.stat_result) -> FileKey:
+        return (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
 
     def get(self, rel: str, key: FileKey | None) -> Any:
         entry = self.entries.get(rel)
@@ -178,56 +181,73 @@ def _inside(root: Path, path: Path) -> bool:
     return True
 
 
-def _walk(root: Path, folder: str, report: Report) -> list[str]:
-    """List files under a project folder, sorted; refuse what cannot be read safely.
+def _walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
+    """The files under a project folder, sorted, each with its FileCache key; refuse
+    what cannot be read safely.
 
     Refused, each with an error: a symbolic link that leaves the project (the folder
     itself, or anything in it, hidden or not), a linked folder that loops back or is
     already listed, anything but a regular file (a pipe would block the build, a broken
-    link could not be copied), and a name with a backslash, a control character or bytes
-    that are not UTF-8. Uses os.walk (scandir): one system call per folder, two per file.
+    link could not be copied), a name with a backslash, a control character or bytes
+    that are not UTF-8, and a folder that cannot be listed (said as such, never taken
+    for an empty one). One system call per folder (scandir) and one per file (its stat).
     """
     base = root / folder
     if base.is_symlink() and not _inside(root, base):
         report.error(Location(folder), _LINK_OUT, _COPY_FOLDER)
-        return []
+        return {}
     if not base.is_dir():
-        return []
-    found = []
+        return {}
+    found: dict[str, FileKey] = {}
     seen = {base.resolve()}
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
-        here = Path(dirpath)
-        kept = []
-        for name in dirnames:
-            path = here / name
-            if path.is_symlink():
-                if not _linked_folder(root, path, seen, report):
+    prefix = len(str(root)) + 1
+    todo = [str(base)]
+    while todo:
+        here = todo.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            report.error(
+                Location(printable(here[prefix:].replace(os.sep, "/"))),
+                f"the folder cannot be read: {exc.strerror or exc}",
+                "check that it exists and that you may read it",
+            )
+            continue
+        for entry in entries:
+            name, rel = entry.name, entry.path[prefix:].replace(os.sep, "/")
+            linked = entry.is_symlink()
+            if entry.is_dir():
+                if linked:
+                    if not _linked_folder(root, Path(entry.path), seen, report):
+                        continue
+                elif name.startswith(".") or _bad_name(name, rel, report):
                     continue
-            elif name.startswith(".") or _bad_name(root, path, report):
+                else:
+                    seen.add(Path(entry.path).resolve())
+                if not name.startswith("."):
+                    todo.append(entry.path)
                 continue
-            else:
-                seen.add(path.resolve())
-            if not name.startswith("."):
-                kept.append(name)
-        dirnames[:] = sorted(kept)
-        for name in filenames:
-            path = here / name
-            if path.is_symlink() and not _inside(root, path):
-                report.error(Location(relpath(root, path)), _LINK_OUT, _COPY_FILE)
+            if linked and not _inside(root, Path(entry.path)):
+                report.error(Location(rel), _LINK_OUT, _COPY_FILE)
                 continue
             if name.startswith(".") or name.endswith("~"):
                 continue  # hidden files and editors' backup and swap files
-            if _bad_name(root, path, report):
+            if _bad_name(name, rel, report):
                 continue
-            if not path.is_file():
+            try:
+                info = entry.stat()
+            except OSError:
+                info = None
+            if info is None or not stat.S_ISREG(info.st_mode):
                 report.error(
-                    Location(relpath(root, path)),
+                    Location(rel),
                     "not a regular file (a broken link, a pipe, a socket or a device)",
                     "replace it with a plain file or remove it",
                 )
                 continue
-            found.append(relpath(root, path))
-    return sorted(found)
+            found[rel] = FileCache.key_of(info)
+    return dict(sorted(found.items()))
 
 
 _LINK_OUT = "symbolic link points outside the project"
@@ -236,9 +256,8 @@ _COPY_FOLDER = "copy the folder into the project instead"
 _BAD_CHARACTER = re.compile(r"[\\\x00-\x1f\x7f]")
 
 
-def _bad_name(root: Path, path: Path, report: Report) -> bool:
+def _bad_name(name: str, rel: str, report: Report) -> bool:
     """Report a name no output can carry safely: backslashes, control characters, non-UTF-8."""
-    name = path.name
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
@@ -248,7 +267,7 @@ def _bad_name(root: Path, path: Path, report: Report) -> bool:
             return False
         problem = "has a backslash or a control character"
     report.error(
-        Location(printable(relpath(root, path))),
+        Location(printable(rel)),
         f"the name {problem}",
         "rename it with letters, digits, hyphens, underscores and dots",
     )
@@ -296,10 +315,15 @@ def parse_in_turn(root: Path, rels: list[str]) -> list[tuple[Parsed, list[Diagno
 
 
 def _parse_all(
-    root: Path, rels: list[str], report: Report, cache: FileCache | None, parse_many: ParseMany
+    root: Path,
+    keys: Mapping[str, FileKey | None],
+    report: Report,
+    cache: FileCache | None,
+    parse_many: ParseMany,
 ) -> dict[str, Parsed]:
-    """Parse `rels`, taking from the cache each file that did not change since."""
-    keys = {rel: FileCache.key(root / rel) for rel in rels} if cache is not None else {}
+    """Parse the files of `keys` (path: FileCache key), taking from the cache each file
+    that did not change since."""
+    rels = list(keys)
     found: dict[str, Parsed] = {}
     for rel in rels:
         if cache is not None and (cached := cache.get(rel, keys[rel])) is not None:
@@ -315,7 +339,7 @@ def _parse_all(
 
 def _parse(root: Path, rel: str, report: Report, cache: FileCache | None) -> Parsed:
     """Read and parse one content file, or take it from the cache if it did not change."""
-    return _parse_all(root, [rel], report, cache, parse_in_turn)[rel]
+    return _parse_all(root, {rel: FileCache.key(root / rel)}, report, cache, parse_in_turn)[rel]
 
 
 def _wanted(inner: str) -> bool:
@@ -328,7 +352,7 @@ def _wanted(inner: str) -> bool:
 
 
 def load_page(root: Path, rel: str, report: Report, cache: FileCache) -> MarkdownFile | None:
-    """Read one Markdown page again (the preview's fast path for a prose edit)."""
+    """Read one Markdown page again (the command line's prose splice, shortcut.py)."""
     cache.forget(rel)
     page = _parse(root, rel, report, cache)
     return page if isinstance(page, MarkdownFile) else None
@@ -347,7 +371,7 @@ def load_project(
     if not (root / CONTENT).is_dir():
         report.error(Location(CONTENT), "no content folder", f"create {root / CONTENT}")
     content = _walk(root, CONTENT, report)
-    wanted = [rel for rel in content if _wanted(rel[len(CONTENT) + 1 :])]
+    wanted = {rel: key for rel, key in content.items() if _wanted(rel[len(CONTENT) + 1 :])}
     parsed = _parse_all(root, wanted, report, cache, parse_many)
     for rel in content:
         inner = rel[len(CONTENT) + 1 :]

@@ -148,7 +148,7 @@ class Document:
         """What other pages and the checks see of it: all but its HTML and line numbers.
 
         Two versions of a page with the same front matter and the same shape make the
-        same site but for that page's own body (the prose-edit fast paths rely on it).
+        same site but for that page's own body (the command line's prose splice relies on it).
         """
         return (
             tuple((link.target, link.anchor) for link in self.links),

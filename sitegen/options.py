@@ -7,7 +7,8 @@ shortcuts of shortcut.py can run without importing the whole engine.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,66 @@ from .errors import Report
 if TYPE_CHECKING:
     from .model import Site
     from .render import Rendered
+
+
+class Priority:
+    """The outputs a build renders before the rest, and where each goes once rendered.
+
+    The preview makes one per build: `first` are the pages open in a browser when the
+    build began, planned and rendered before the rest of the site is even planned. A
+    page requested while the build runs is `ask`ed for: rendered next if it is still to
+    render. Each of them is handed to `publish` as soon as it is rendered (or, with None,
+    as soon as the plan shows it need not be), before the rest of the site. Asked from
+    the server's thread, taken on the build's: hence the lock.
+    """
+
+    def __init__(
+        self,
+        first: Collection[str] = (),
+        publish: Callable[[str, bytes | None], None] | None = None,
+    ) -> None:
+        self.first = tuple(first)
+        self.publish = publish
+        self._lock = threading.Lock()
+        self._asked: list[str] = []
+        self._pending: frozenset[str] | None = None  # None until the plan is made
+
+    def plan(self, stale: Collection[str]) -> None:
+        """The build's plan is made: these outputs are still to render. What was asked
+        for and is not among them is published as it stands."""
+        with self._lock:
+            self._pending = frozenset(stale)
+            current = [output for output in self._asked if output not in self._pending]
+            self._asked = [output for output in self._asked if output in self._pending]
+        for output in current:
+            self._hand_over(output, None)
+
+    def ask(self, output: str) -> bool:
+        """Render `output` next if it is (or, before the plan, may be) still to render;
+        whether it will be published by this build."""
+        with self._lock:
+            if self._pending is not None and output not in self._pending:
+                return False
+            self._asked.append(output)
+            return True
+
+    def take(self) -> str | None:
+        """The output asked for first and not taken yet, if any."""
+        with self._lock:
+            return self._asked.pop(0) if self._asked else None
+
+    def done(self, output: str, body: bytes | None, publish: bool) -> None:
+        """`output` is rendered (`body`: None if it failed), no longer to render; with
+        `publish`, it is handed over now."""
+        with self._lock:
+            if self._pending is not None:
+                self._pending = self._pending - {output}
+        if publish:
+            self._hand_over(output, body)
+
+    def _hand_over(self, output: str, body: bytes | None) -> None:
+        if self.publish is not None:
+            self.publish(output, body)
 
 
 def default_jobs() -> int:

@@ -10,7 +10,7 @@ small, everything runs in this process.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +21,8 @@ from .errors import Diagnostic, Report
 from .load import MarkdownFile, Parsed, parse_file, parse_in_turn
 from .markdown import Document, MarkdownRenderer
 from .model import Site
-from .render import PageReads, Rendered, Reusable, in_memory, render_pages
+from .options import Priority
+from .render import PageReads, Rendered, render_pages
 from .workers import WorkerPool, can_fork
 
 T = TypeVar("T")
@@ -101,9 +102,7 @@ class RenderJob:
     site: Site
     env: jinja2.Environment
     templates: Path
-    previous: Mapping[str, Rendered]  # earlier renderings, reused where up to date
     build: str
-    reusable: Reusable = in_memory
     # Applied to each rendering where it is made, in the worker: a build that writes puts
     # the page in the output folder there, so pages are written in parallel and only
     # their small records come back to this process.
@@ -117,17 +116,8 @@ def _render(
     touches that page alone, where a search of the site would touch every page, and so
     copy the parent's memory into the worker (reference counts are writes)."""
     report = Report()
-    rendered = render_pages(
-        job.site,
-        job.env,
-        job.templates,
-        report,
-        job.previous,
-        [job.site.pages[i] for i in indices],
-        job.build,
-        job.reusable,
-        reads,
-    )
+    pages = [job.site.pages[i] for i in indices]
+    rendered = render_pages(job.site, job.env, job.templates, report, pages, job.build, reads)
     if job.consume is not None:
         rendered = {output: job.consume(rendering) for output, rendering in rendered.items()}
     return rendered, report
@@ -138,32 +128,42 @@ def render_all(
     report: Report,
     jobs: int,
     reads: PageReads,
+    indices: Sequence[int],
     progress: Progress | None = None,
+    priority: Priority | None = None,
+    publish: bool = False,
 ) -> dict[str, Rendered]:
-    """Render every page, in parallel when it pays; same bytes and order as serial.
+    """Render the pages at `indices` (the plan's), in parallel when it pays; same bytes
+    and order as serial.
 
     `reads`: this process's digests for the build, which the caller goes on using for
     the generated outputs. Each rendering passes through `job.consume` in the process
     that made it (a build that writes puts it in the output folder and keeps it without
     its body), so the whole site's output is never held at once, nor sent between
-    processes.
+    processes. `priority`: its pages asked for while the build runs are rendered next,
+    here, and published as they are made; with `publish`, every page is (the priority's
+    first pages, rendered before the rest is even planned).
     """
-    outputs = [page.output for page in job.site.pages]
-    indices = range(len(outputs))
+    outputs = [job.site.pages[i].output for i in indices]
     found: dict[str, Rendered] = {}
+    done = 0
 
     def collect(part: tuple[dict[str, Rendered], Report]) -> None:
+        nonlocal done
         rendered, part_report = part
         report.diagnostics.extend(part_report.diagnostics)
         found.update(rendered)
+        done += len(rendered) or 1
+        if progress is not None:
+            progress(min(done, len(outputs)), len(outputs))
 
-    if _can_fork(jobs, len(outputs)):
+    left = dict.fromkeys(indices)
+    if not publish and _can_fork(jobs, len(left)):
         # Index pages read nearly the whole model: rendered in a worker, they would copy
         # it all into that worker; rendered here, after the workers are gone, they copy
         # nothing.
-        indexes = [i for i in indices if job.site.pages[i].is_index]
-        others = [i for i in indices if not job.site.pages[i].is_index]
-        counted = None if progress is None else lambda done, _: progress(done, len(outputs))
+        indexes = [i for i in left if job.site.pages[i].is_index]
+        others = [i for i in left if not job.site.pages[i].is_index]
         worker_reads: list[PageReads] = []  # each worker's own, made in it on first use
 
         def render_chunk(chunk: Sequence[int]) -> tuple[dict[str, Rendered], Report]:
@@ -171,18 +171,40 @@ def render_all(
                 worker_reads.append(PageReads(job.site, job.env))
             return _render(job, chunk, worker_reads[0])
 
-        for part in _map(render_chunk, others, jobs, counted, RENEW_AFTER):
+        for part in _map(render_chunk, others, jobs, None, RENEW_AFTER):
             collect(part)
         for rendering in found.values():
             reads.values.seed(rendering.read)
         collect(_render(job, indexes, reads))
-        if progress is not None:
-            progress(len(outputs), len(outputs))
     else:
-        done = 0
-        for chunk in _chunks(indices, 1):
-            collect(_render(job, chunk, reads))
-            done += len(chunk)
-            if progress is not None:
-                progress(done, len(outputs))
+        while left:
+            index, asked = _next(job, left, priority)
+            del left[index]
+            collect(_render_here(job, index, reads, priority, publish or asked))
     return {output: found[output] for output in outputs if output in found}
+
+
+def _next(job: RenderJob, left: dict[int, None], priority: Priority | None) -> tuple[int, bool]:
+    """The page to render next, and whether it was asked for while the build ran (it
+    goes first), else the next in order."""
+    while priority is not None and (asked := priority.take()) is not None:
+        for index in left:
+            if job.site.pages[index].output == asked:
+                return index, True
+    return next(iter(left)), False
+
+
+def _render_here(
+    job: RenderJob, index: int, reads: PageReads, priority: Priority | None, publish: bool
+) -> tuple[dict[str, Rendered], Report]:
+    """Render one page in this process; with `publish`, hand it to the priority's
+    publisher before anything else happens to it."""
+    report = Report()
+    page = job.site.pages[index]
+    rendered = render_pages(job.site, job.env, job.templates, report, [page], job.build, reads)
+    made = rendered.get(page.output)
+    if priority is not None:
+        priority.done(page.output, made.body if made is not None else None, publish)
+    if job.consume is not None:
+        rendered = {output: job.consume(rendering) for output, rendering in rendered.items()}
+    return rendered, report

@@ -1,10 +1,12 @@
-"""The build, stage by stage: load, validate, model, check, render, write.
+"""The build, stage by stage: load, validate, model, check, plan, render, write.
 
 The only module that knows the order of the stages. Each stage reports into one Report;
 the build stops after a stage that found errors, so all of a stage's errors are shown
-together and nothing is written unless everything succeeded. Rendering and writing
-overlap: pages go into the new output folder as they are rendered, and that folder
-replaces the old one only at the end, so a failed build still changes nothing.
+together and nothing is written unless everything succeeded. The plan compares what
+each earlier rendering read with the model now, so only stale outputs are rendered; a
+caller's priority pages (the preview's pages in view) are planned and rendered first.
+Rendering and writing overlap: pages go into the new output folder as they are rendered,
+and that folder replaces the old one only at the end, so a failed build changes nothing.
 (From the command line, cli.build tries the shortcuts of shortcut.py first, and runs
 this pipeline when none applies.)
 """
@@ -17,7 +19,6 @@ import os
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 
 from .assemble import Reuse, assemble, load_settings
 from .cache import Store
@@ -26,10 +27,10 @@ from .engine import BUILD_KEY
 from .errors import Location, Report
 from .layout import CONTENT, STATIC, TEMPLATES
 from .links import check_links
-from .load import FileCache, MarkdownFile, Project, load_page, load_project
+from .load import FileCache, MarkdownFile, Project, load_project
 from .markdown import Document, MarkdownRenderer, source_key
 from .model import Page, Site
-from .options import Options, Result
+from .options import Options, Priority, Result
 from .outputs import generators, merge_outputs, path_clashes
 from .parallel import (
     Progress,
@@ -39,7 +40,7 @@ from .parallel import (
     render_all,
 )
 from .quotes import Quotation, check_quotations, find_quotations, site_quotations
-from .render import PageReads, Rendered, make_environment, render_generated, render_pages
+from .render import PageReads, Rendered, make_environment, plan_pages, render_generated
 from .sanitise import DEFAULT_MODE
 from .search import build_index, index_key, search_pages
 from .shortcut import (
@@ -73,20 +74,19 @@ class DocumentCache:
         key = source_key(file.body, file.path, file.body_line, file.url, self.renderer.settings_key)
         return file.url, key
 
-    def convert_one(self, file: MarkdownFile) -> Document:
-        url, key = self._key(file)
-        if key not in self.by_source:
-            self.by_source[key] = self.renderer.convert(file.body, file.path, file.body_line, url)
-        return self.by_source[key]
-
     def use(self, raw_html: str) -> None:
         """Convert with the site's raw_html setting; part of every key, so a change
         of setting converts every page again."""
         if raw_html != self.renderer.raw_html:
             self.renderer = MarkdownRenderer(raw_html)
 
-    def convert(self, project: Project) -> dict[str, Document]:
-        keyed = [(file, *self._key(file)) for file in project.pages]
+    def convert(self, project: Project, reuse: Reuse, report: Report) -> dict[str, Document]:
+        # A file's key digests its body: made once per parse of the file, and setting
+        kind = f"source key {self.renderer.settings_key}"
+        keyed = [
+            (file, *reuse.made_from(kind, file, lambda f, _: self._key(f), report))
+            for file in project.pages
+        ]
         missing = [(file, url) for file, url, key in keyed if key not in self.by_source]
         for document in convert_documents(missing, self.renderer, self.jobs, self.progress):
             self.by_source[document.source] = document
@@ -112,7 +112,7 @@ def build_model(
     """
     settings = reuse.made_from("settings", project.settings, load_settings, report)
     documents_cache.use(settings.raw_html if settings else DEFAULT_MODE)
-    documents = documents_cache.convert(project)
+    documents = documents_cache.convert(project, reuse, report)
     drafts = options.include_drafts
     site = assemble(project, settings, documents, report, include_drafts=drafts, reuse=reuse)
     reuse.next_build()
@@ -175,7 +175,6 @@ class Builder:
         self._templates_seen: dict[str, Stat] | None = None  # template files, as last built
         self.rendered: dict[str, Rendered] = {}
         self.written: dict[str, Stat] | None = None  # output files as the last build left them
-        self._last: tuple[Project, Result] | None = None
         self.search: tuple[str, tuple[str, ...]] = ("", ())  # the last index: key, files
         self._saved: dict[str, Rendered] = {}  # renderings as .cache/ holds them
         self.reuse = Reuse()  # the last model's records, used again where unchanged
@@ -196,90 +195,23 @@ class Builder:
 
     def build(
         self,
-        changed: list[str] | None = None,
         inputs: dict[str, Stat] | None = None,
         found: Report | None = None,
+        priority: Priority | None = None,
     ) -> Result:
-        """Build, taking the fast path when `changed` is one page's prose.
+        """One build, reusing what did not change; the output folder is swapped in only
+        if every stage succeeded.
 
         `inputs`: the scan of the input files, when the caller has made it already.
         `found`: what the caller reported of this build so far.
+        `priority`: pages to render first, each handed over as soon as it is rendered.
         """
         self._fresh_templates()
-        if changed is not None and self._last is not None and not self.options.write:
-            fast = self._prose_edit(changed)
-            if fast is not None:
-                return fast
-        return self._full_build(inputs, found)
+        return self._full_build(inputs, found, priority)
 
-    def _prose_edit(self, changed: list[str]) -> Result | None:
-        """Re-render one page whose body changed and nothing else that others read.
-
-        Exact, not a guess: a page's HTML body is read by nothing but its own output
-        (templates can only place it: render.BODY_SLOT), so when its front matter, links,
-        citations, headings and ids are unchanged, a full build would re-render that page
-        alone. Returns None when the edit is anything else, and the caller does a full
-        build.
-        """
-        assert self._last is not None
-        project, last = self._last
-        if len(changed) != 1 or last.site is None:
-            return None
-        path = changed[0]
-        old_file = next((f for f in project.pages if f.path == path), None)
-        if old_file is None:
-            return None
-        scratch = Report()
-        new_file = load_page(self.options.root, path, scratch, self.files)
-        if new_file is None or scratch.diagnostics or new_file.front.data != old_file.front.data:
-            return None
-        site = last.site
-        page = next((p for p in site.pages if path in p.inputs and p.document), None)
-        if page is None or page.document is None:
-            return None
-        document = self.documents.convert_one(new_file)
-        if document.shape() != page.document.shape():
-            return None
-        new_page = dataclasses.replace(page, document=document)
-        page_by_url = dict(site.page_by_url)
-        page_by_url[page.url] = new_page
-        new_site = dataclasses.replace(
-            site,
-            pages=tuple(new_page if p is page else p for p in site.pages),
-            page_by_url=MappingProxyType(page_by_url),
-        )
-        result = Result(site=new_site)
-        report = result.report
-        report.diagnostics.extend(d for d in last.report.diagnostics if d.location.path != path)
-        quotes = find_quotations(new_file.body, path, new_file.body_line)
-        check_quotations(quotes, new_site.source_by_id, report)
-        templates = self.options.root / TEMPLATES
-        build = _build_id()
-        rendered = render_pages(
-            new_site, self.env, templates, report, self.rendered, [new_page], build
-        )
-        if self.options.strict:
-            _warnings_to_errors(report)
-        if report.errors:
-            return None  # let the full build report everything in order
-        result.rendered = {**self.rendered, **rendered}
-        result.rerendered = tuple(o for o, r in rendered.items() if r.build == build)
-        body = rendered[page.output].body
-        assert body is not None  # the preview renders into memory
-        result.files = {**last.files, page.output: body}
-        result.copies = last.copies
-        new_project = dataclasses.replace(
-            project, pages=tuple(new_file if f is old_file else f for f in project.pages)
-        )
-        self.rendered = result.rendered
-        self._last = (new_project, result)
-        return result
-
-    def _full_build(self, inputs: dict[str, Stat] | None, found: Report | None = None) -> Result:
-        """Run the whole build; the output folder is swapped in only if every stage succeeded.
-
-        `found`: what an earlier step of the same build reported (a damaged cache).
-        """
+    def _full_build(
+        self, inputs: dict[str, Stat] | None, found: Report | None, priority: Priority | None
+    ) -> Result:
         options = self.options
         result = Result(report=found or Report())
         report = result.report
@@ -288,13 +220,17 @@ class Builder:
             return result
         store = Store(options.root, report) if options.cache else None
         try:
-            return self._stages(result, store, inputs)
+            return self._stages(result, store, inputs, priority)
         finally:
             if store is not None:
                 store.close()
 
     def _stages(
-        self, result: Result, store: Store | None, inputs: dict[str, Stat] | None
+        self,
+        result: Result,
+        store: Store | None,
+        inputs: dict[str, Stat] | None,
+        priority: Priority | None,
     ) -> Result:
         options, report = self.options, result.report
         if store is not None:
@@ -319,13 +255,12 @@ class Builder:
         result.pages = len(site.pages)
         folder = OutputFolder(options.out) if options.write else None
         try:
-            self._render(project, site, result, folder)
+            self._render(project, site, result, folder, priority)
             if options.strict:
                 _warnings_to_errors(report)
             if report.errors:
                 return result
             self.rendered = result.rendered
-            self._last = (project, result)
             if folder is not None:
                 for rel, source in sorted(result.copies.items()):
                     folder.copy(rel, source)
@@ -340,10 +275,16 @@ class Builder:
         return result
 
     def _render(
-        self, project: Project, site: Site, result: Result, folder: OutputFolder | None
+        self,
+        project: Project,
+        site: Site,
+        result: Result,
+        folder: OutputFolder | None,
+        priority: Priority | None,
     ) -> None:
-        """Render the pages and the other outputs, into `folder` or, without one, into
-        `result.files`; reuse every earlier rendering that is still up to date."""
+        """Plan what is stale, render it (the priority's pages first) and the other
+        outputs, into `folder` or, without one, into `result.files`; reuse every earlier
+        rendering that is still up to date."""
         report, build = result.report, _build_id()
         written = self.written or {}
 
@@ -364,20 +305,37 @@ class Builder:
 
         consume = put if folder is not None else None
         templates = self.options.root / TEMPLATES
-        job = RenderJob(site, self.env, templates, self.rendered, build, reusable, consume)
+        job = RenderJob(site, self.env, templates, build, consume)
         self.memo.next_build()
         reads = PageReads(site, self.env, self.memo)
+        # The priority's first pages are planned and rendered before the rest is planned.
+        wanted = set(priority.first) if priority is not None else set()
+        first = [i for i, page in enumerate(site.pages) if page.output in wanted]
+        rest = [i for i, page in enumerate(site.pages) if page.output not in wanted]
+        reused, stale = plan_pages(site.pages, first, self.rendered, reads.values, reusable)
+        jobs = self.options.jobs
+        made = render_all(job, report, jobs, reads, stale, None, priority, publish=True)
+        more, stale = plan_pages(site.pages, rest, self.rendered, reads.values, reusable)
+        reused.update(more)
+        if priority is not None:
+            priority.plan([site.pages[i].output for i in stale])
         progress = _stage(self.options, "rendering")
-        pages = render_all(job, report, self.options.jobs, reads, progress)
+        made.update(render_all(job, report, jobs, reads, stale, progress, priority))
         if folder is not None:
-            folder.adopt(pages)  # put in by the workers
+            folder.adopt(made)  # put in by the workers
+            reused = {output: put(rendering) for output, rendering in reused.items()}
+        pages = {  # in the site's order; a page that failed to render is in neither
+            p.output: rendering
+            for p in site.pages
+            if (rendering := made.get(p.output) or reused.get(p.output)) is not None
+        }
         values = reads.values
         generated = render_generated(site, generators(), values, self.rendered, build, reusable)
         generated = merge_outputs(site, pages.keys(), report, generated)
         if consume is not None:
             generated = {output: consume(rendering) for output, rendering in generated.items()}
         result.rendered = {**pages, **generated}
-        result.rerendered = tuple(o for o, r in pages.items() if r.build == build)
+        result.rerendered = tuple(made)
         if folder is None:
             result.files = {o: r.body for o, r in result.rendered.items() if r.body is not None}
         bundle = self._index(site, result, folder) if folder is not None else ()

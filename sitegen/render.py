@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,34 +221,46 @@ class PageReads:
         self.values = Values(site, site.page_by_url, self.templates.source, memo)
 
 
+def plan_pages(
+    pages: Sequence[Page],
+    indices: Iterable[int],
+    previous: Mapping[str, Rendered],
+    values: Values,
+    reusable: Reusable = in_memory,
+) -> tuple[dict[str, Rendered], list[int]]:
+    """What a build must render of the pages at `indices`: the earlier renderings that
+    still stand (by output), and the indices of the pages that are new or read something
+    that changed."""
+    reused: dict[str, Rendered] = {}
+    stale: list[int] = []
+    for index in indices:
+        page = pages[index]
+        before = previous.get(page.output)
+        if before is not None and not is_stale(before.read, values) and reusable(before):
+            reused[page.output] = before
+        else:
+            stale.append(index)
+    return reused, stale
+
+
 def render_pages(
     site: Site,
     env: jinja2.Environment,
     templates: Path,
     report: Report,
-    previous: Mapping[str, Rendered] | None = None,
-    only: Sequence[Page] | None = None,
+    pages: Sequence[Page],
     build: str = "",
-    reusable: Reusable = in_memory,
     reads: PageReads | None = None,
 ) -> dict[str, Rendered]:
-    """Render each page, reusing a previous rendering whose inputs did not change.
-
-    With `only`, render just those pages (the caller knows nothing else changed).
-    A previous rendering is reused only if `reusable` says it can stand in. `reads`: the
-    build's digests so far, when the caller renders the pages in several calls.
+    """Render each of `pages`, recording what each read. `reads`: the build's digests so
+    far, when the caller renders the pages in several calls.
 
     Every template error is reported with its template file and line and the page.
     """
-    previous = previous or {}
     reads = reads or PageReads(site, env)
     templates_read, values = reads.templates, reads.values
     rendered: dict[str, Rendered] = {}
-    for page in site.pages if only is None else only:
-        before = previous.get(page.output)
-        if before is not None and not is_stale(before.read, values) and reusable(before):
-            rendered[page.output] = before
-            continue
+    for page in pages:
         recorder = Recorder(values)
         recorder.note(("page", page.url))
         for name in templates_read.closure(page.template):

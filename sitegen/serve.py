@@ -11,24 +11,29 @@ because its watcher polls every 800 ms and drops changes made just after a reloa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import ipaddress
+import json
 import mimetypes
 import threading
 import time
 import webbrowser
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from livereload.handlers import LiveReloadHandler, LiveReloadJSHandler
 from tornado import httpserver, ioloop, netutil, web
 
 from .errors import Report
 from .layout import CONTENT, STATIC, TEMPLATES
+from .options import Priority
 from .pipeline import Builder, Options, Result
 from .watch import make_watcher
 
 DEBOUNCE = 0.005  # seconds of quiet that end a burst of events
 MAX_DELAY = 0.15  # never wait longer than this after the first event
+ASKED_SECONDS = 30.0  # a request for a page still to render waits this long at most
 
 
 @dataclass(frozen=True)
@@ -42,11 +47,45 @@ class Snapshot:
 
 @dataclass
 class PreviewState:
-    """What the handlers read; the snapshot is replaced whole, never mutated."""
+    """What the handlers read; the snapshot is replaced whole, never mutated.
+
+    While a build runs, `priority` is its Priority: a request for a page it has still to
+    render asks for that page, and waits (on the server's loop) until it is published.
+    """
 
     snapshot: Snapshot = field(default_factory=lambda: Snapshot({}))
     port: int = 0
     host: str = "127.0.0.1"  # the address listened on
+    viewing: dict[object, str] = field(default_factory=dict)  # reload socket -> its page
+    recent: str = ""  # the page requested last
+    priority: Priority | None = None
+    waiting: dict[str, list[asyncio.Future[None]]] = field(default_factory=dict)
+
+    def in_view(self) -> list[str]:
+        """The pages open in a browser, and the one requested last: rendered first."""
+        return list(
+            dict.fromkeys([*self.viewing.values(), *([self.recent] if self.recent else [])])
+        )
+
+    def ready(self, output: str) -> asyncio.Future[None]:
+        """On the loop: a future done once `output` is published, or the build ends."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(output, []).append(future)
+        return future
+
+    def published(self, output: str | None) -> None:
+        """On the loop: wake the requests waiting for `output` (None: for any page)."""
+        keys = list(self.waiting) if output is None else [output]
+        for key in keys:
+            for future in self.waiting.pop(key, []):
+                if not future.done():
+                    future.set_result(None)
+
+
+def output_key(path: str) -> str:
+    """The snapshot's key for a URL path: a folder's index.html."""
+    key = path.lstrip("/")
+    return key + "index.html" if key == "" or key.endswith("/") else key
 
 
 def served_files(result: Result, previous: dict[str, bytes]) -> dict[str, bytes]:
@@ -90,11 +129,18 @@ class PageHandler(web.RequestHandler):
     def initialize(self, state: PreviewState) -> None:
         self.state = state
 
-    def get(self, path: str) -> None:
+    async def get(self, path: str) -> None:
+        key = output_key(path)
+        page = key.endswith(".html")
+        if page:
+            self.state.recent = key
+        priority = self.state.priority
+        if page and priority is not None and priority.ask(key):
+            # Still to render in the build that runs: it goes next. Its publication
+            # reaches this loop as a callback, so it cannot come before `ready` is made.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.state.ready(key), ASKED_SECONDS)
         snapshot = self.state.snapshot
-        key = path.lstrip("/")
-        if key == "" or key.endswith("/"):
-            key += "index.html"
         body = snapshot.files.get(key)
         if body is None and f"{key}/index.html" in snapshot.files:
             self.redirect(f"/{key}/", permanent=False)
@@ -130,6 +176,22 @@ class ReloadSocket(LiveReloadHandler):
     def check_origin(self, origin: str) -> bool:
         host = self.request.headers.get("Host", "")
         return origin in (f"http://{host}", f"https://{host}")
+
+    def on_message(self, message: str | bytes) -> None:
+        """livereload.js's handshake; its "info" names the page open in the tab."""
+        super().on_message(message)
+        try:
+            value = json.loads(message)
+        except ValueError:
+            return
+        if isinstance(value, dict) and value.get("command") == "info":
+            url = value.get("url")
+            if isinstance(url, str):
+                self.settings["preview_state"].viewing[self] = output_key(urlsplit(url).path)
+
+    def on_close(self) -> None:
+        super().on_close()
+        self.settings["preview_state"].viewing.pop(self, None)
 
 
 def is_loopback(host: str) -> bool:
@@ -205,11 +267,16 @@ class Rebuilder:
     def _rebuild(self, changed: list[str]) -> None:
         started = time.perf_counter()
         self.builder.forget(changed)
+        priority = Priority(self.state.in_view(), self._publish)
+        self.state.priority = priority
         try:
-            result = self.builder.build(changed or None)
+            result = self.builder.build(priority=priority)
         except Exception as exc:  # an engine bug, not a content mistake: keep serving
             self._show_errors((f"internal error in the build, please report it: {exc!r}",))
             return
+        finally:
+            self.state.priority = None
+            self.loop.add_callback(self.state.published, None)
         took = (time.perf_counter() - started) * 1000
         old = self.state.snapshot
         if result.ok:
@@ -229,6 +296,17 @@ class Rebuilder:
         else:
             lines = tuple(d.format() for d in result.report.sorted())
             self._show_errors(lines)
+
+    def _publish(self, output: str, body: bytes | None) -> None:
+        """One page rendered ahead of the rest of its build: served, and reloaded, now
+        (None: the page needs no new rendering, or failed to render: as it stands)."""
+        old = self.state.snapshot
+        if body is None or old.files.get(output) == body:
+            self.loop.add_callback(self.state.published, output)
+            return
+        self.state.snapshot = Snapshot({**old.files, output: body}, old.errors, old.version + 1)
+        self.loop.add_callback(self.state.published, output)
+        self.loop.add_callback(broadcast_reload, "/" + output)
 
     def _show_errors(self, lines: tuple[str, ...]) -> None:
         old = self.state.snapshot
@@ -252,6 +330,7 @@ def make_app(state: PreviewState) -> web.Application:
             (r"(/.*)", PageHandler, {"state": state}),
         ],
         preview_host=state.host,
+        preview_state=state,
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 from conftest import SiteDir
 
+from sitegen.options import Priority
 from sitegen.pipeline import Builder, Options, Result
 
 TIMELINE = "---\ntitle: Timeline\ntemplate: timeline.html\n---\nEvery measure.\n"
@@ -231,3 +232,54 @@ def test_rebuild_digests_only_what_changed(make_site, edit: str) -> None:
     EDITS[edit](site)
     assert builder.build().ok
     assert builder.memo.fresh == FRESH[edit]
+
+
+def test_priority_pages_are_rendered_and_handed_over_first(make_site) -> None:
+    """The preview's pages in view: rendered before any other page, each handed over
+    as it is made; a page asked for while the build runs is rendered next."""
+    site = make_site({"content/timeline.md": TIMELINE})
+    rendered: list[tuple[int, int]] = []
+    options = Options(
+        root=site.root,
+        out=site.root / "site",
+        write=False,
+        progress=lambda stage, done, total: rendered.append((done, total)),
+    )
+    builder = Builder(options)
+    assert builder.build().ok
+    EDITS["base_template"](site)
+    handed: list[tuple[str, int]] = []
+
+    def publish(output: str, body: bytes | None) -> None:
+        assert body is not None and b"Skip to the content" in body  # the new page, whole
+        handed.append((output, len(rendered)))
+        if output == "countries/china/index.html":
+            assert priority.ask("about/index.html")  # as a request mid-build does
+
+    rendered.clear()
+    priority = Priority(["countries/china/index.html", "nowhere/index.html"], publish)
+    result = builder.build(priority=priority)
+    assert result.ok and sorted(result.rerendered) == ALL
+    # handed over in that order, with no other page rendered before them
+    assert handed == [("countries/china/index.html", 0), ("about/index.html", 0)]
+    assert not priority.ask("index.html")  # the build is over: nothing is still to render
+
+
+def test_a_page_asked_for_that_needs_no_rendering_is_handed_over_as_it_stands(
+    make_site,
+) -> None:
+    site = make_site({"content/timeline.md": TIMELINE})
+    builder = Builder(Options(root=site.root, out=site.root / "site", write=False))
+    assert builder.build().ok
+    EDITS["prose"](site)
+    handed: list[tuple[str, bool]] = []
+
+    def publish(output: str, body: bytes | None) -> None:
+        handed.append((output, body is not None))
+        if output == "about/index.html":  # before the rest is planned: it may be stale
+            assert priority.ask("countries/china/index.html")
+
+    priority = Priority(["about/index.html"], publish)
+    result = builder.build(priority=priority)
+    assert result.ok and result.rerendered == ("about/index.html",)
+    assert handed == [("about/index.html", True), ("countries/china/index.html", False)]

@@ -59,6 +59,24 @@ def live_members(group: int) -> list[int]:
     return found
 
 
+def add_country(root: Path, name: str) -> None:
+    """A new country makes every page list something new: the build renders them all."""
+    first = (root / "content/countries/country-00000.yaml").read_text()
+    added = root / f"content/countries/{name.lower().replace(' ', '-')}.yaml"
+    added.write_text(first.replace("name: Country 00000", f"name: {name}"))
+
+
+def start_build(root: Path, stderr: int = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    """`sitegen build --jobs 2` as its own process group, as a terminal runs it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sitegen", "build", "--jobs", "2"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        start_new_session=True,
+    )
+
+
 def mid_build(build: subprocess.Popen[bytes], rng: random.Random) -> None:
     """Wait until the build is at work in its workers, then a random moment more (in the
     parsing, the conversion, the rendering or the writing); it must still be running."""
@@ -92,18 +110,9 @@ def test_stopped_builds_leave_no_workers_and_a_whole_site(tmp_path: Path, how: s
         old = tree(out)
         page = root / f"content/pages/page-{round_:05d}.md"
         page.write_text(page.read_text() + f"\nA sentence added in round {round_}.\n")
-        # a new country makes every page list something new: the build renders them all
-        new_country = root / f"content/countries/added-{round_}.yaml"
-        first = (root / "content/countries/country-00000.yaml").read_text()
-        new_country.write_text(first.replace("name: Country 00000", f"name: Added {round_}"))
+        add_country(root, f"Added {round_}")
         new = clean_build(root, tmp_path / f"clean-{round_}")
-        build = subprocess.Popen(
-            [sys.executable, "-m", "sitegen", "build", "--jobs", "2"],
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        build = start_build(root)
         mid_build(build, rng)
         if how == "ctrl-c":
             os.killpg(build.pid, signal.SIGINT)
@@ -137,17 +146,8 @@ def test_a_file_edited_while_a_build_runs_is_built_next_time(tmp_path: Path) -> 
     for round_ in range(ROUNDS):
         page = root / f"content/pages/page-{round_:05d}.md"
         text = page.read_text()
-        # a new country makes every page list something new: the build renders them all
-        first = (root / "content/countries/country-00000.yaml").read_text()
-        added = root / f"content/countries/added-{round_}.yaml"
-        added.write_text(first.replace("name: Country 00000", f"name: Added {round_}"))
-        build = subprocess.Popen(
-            [sys.executable, "-m", "sitegen", "build", "--jobs", "2"],
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, for mid_build to watch
-        )
+        add_country(root, f"Added {round_}")
+        build = start_build(root, subprocess.DEVNULL)
         mid_build(build, rng)
         page.write_text(text.replace("## Section 1", f"## Section edited in round {round_}", 1))
         assert build.poll() is None, f"round {round_}: the edit came after the build"
@@ -164,16 +164,8 @@ def test_a_worker_killed_mid_build_is_one_plain_error(tmp_path: Path) -> None:
     out = root / "site"
     assert main(["build", "--jobs", "2"], root=root) == 0
     old = tree(out)
-    first = (root / "content/countries/country-00000.yaml").read_text()
-    added = root / "content/countries/added.yaml"
-    added.write_text(first.replace("name: Country 00000", "name: Added"))
-    build = subprocess.Popen(
-        [sys.executable, "-m", "sitegen", "build", "--jobs", "2"],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    add_country(root, "Added")
+    build = start_build(root)
     mid_build(build, random.Random("worker-killed"))
     killed = set()
     while build.poll() is None:  # until one at work is hit (an idle one may just exit)

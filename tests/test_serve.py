@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
 
 from bs4 import BeautifulSoup
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+from bench.corpus import generate
+from sitegen.pipeline import Options
+from sitegen.serve import BackgroundPreview
 
 
 def fetch(url: str) -> tuple[int, str]:
@@ -96,3 +107,73 @@ def test_unknown_path_is_404_page_and_traversal_finds_nothing(preview) -> None:
         status, body = fetch(running.url + path)
         assert status == 404
         assert "Page not found" in body
+
+
+class _Tab:
+    """A browser tab as livereload.js is one: a reload socket that says which page it
+    shows. Its event loop runs on a thread of its own."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        origin = f"http://127.0.0.1:{port}"
+        self.socket = self._run(self._open(origin, f"{origin}/{path}"))
+
+    def _run(self, work: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(10)
+
+    async def _open(self, origin: str, url: str) -> Any:
+        request = HTTPRequest(f"ws://{origin[7:]}/livereload", headers={"Origin": origin})
+        socket = await websocket_connect(request)
+        hello = {"command": "hello", "protocols": ["http://livereload.com/protocols/official-7"]}
+        await socket.write_message(json.dumps(hello))
+        await socket.read_message()
+        await socket.write_message(json.dumps({"command": "info", "url": url, "plugins": {}}))
+        return socket
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.socket.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def test_the_page_in_view_is_served_before_the_rest_is_rendered(tmp_path: Path) -> None:
+    """After a base-template edit every page is rendered again; the page open in a tab
+    is rendered first and served while the others are still the old ones."""
+    root = tmp_path / "project"
+    generate(root, 150, search=False)
+    running = BackgroundPreview(Options(root=root, out=root / "site", write=False))
+    viewed, other = "pages/page-00140/index.html", "pages/page-00001/index.html"
+    tab = _Tab(running.preview.state.port, "pages/page-00140/")
+    try:
+        wait_for(lambda: viewed in running.preview.state.viewing.values())
+        base = root / "templates/base.html"
+        base.write_text(base.read_text().replace("</body>", "<!-- new --></body>", 1))
+        deadline = time.monotonic() + 60
+        while b"<!-- new -->" not in running.snapshot.files[viewed]:
+            assert time.monotonic() < deadline, "the edit never reached the page in view"
+            time.sleep(0.001)
+        assert b"<!-- new -->" not in running.snapshot.files[other]  # not rendered yet
+        wait_for(lambda: b"<!-- new -->" in running.snapshot.files[other], 60)
+    finally:
+        tab.close()
+        running.stop()
+
+
+def test_a_page_requested_during_a_rebuild_waits_for_its_new_version(tmp_path: Path) -> None:
+    """A request for a page the running rebuild has still to render is answered with
+    the new page, rendered next, not with the old one."""
+    root = tmp_path / "project"
+    generate(root, 150, search=False)
+    running = BackgroundPreview(Options(root=root, out=root / "site", write=False))
+    try:
+        url = running.url + "pages/page-00077/"
+        assert "<!-- new -->" not in fetch(url)[1]
+        base = root / "templates/base.html"
+        base.write_text(base.read_text().replace("</body>", "<!-- new --></body>", 1))
+        wait_for(lambda: running.preview.state.priority is not None, 10)
+        status, body = fetch(url)
+        assert status == 200 and "<!-- new -->" in body
+    finally:
+        running.stop()
