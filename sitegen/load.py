@@ -173,20 +173,34 @@ def split_front_matter(text: str, rel: str, report: Report) -> MarkdownFile | No
     return MarkdownFile(rel, front, body, index + 2, digest)
 
 
-def _inside(root: Path, path: Path) -> bool:
+def _visible_under(base: Path, path: Path) -> bool:
+    """Whether `path`, links resolved, is inside `base` (resolved) and names no hidden
+    file or folder there (.git, .env: never read, never published)."""
     try:
-        path.resolve().relative_to(root.resolve())
+        inner = path.resolve().relative_to(base.resolve())
     except ValueError:
         return False
-    return True
+    return not any(part.startswith(".") for part in inner.parts)
+
+
+def _inside(root: Path, path: Path) -> bool:
+    """A source folder that is a link must lead inside the project, to no hidden folder."""
+    return _visible_under(root, path)
+
+
+def _in_sources(root: Path, path: Path) -> bool:
+    """A link inside the source folders must lead inside one of them (not to the
+    project's .git/config or .env, not to the next folder up)."""
+    return any(_visible_under(root / folder, path) for folder in (CONTENT, TEMPLATES, STATIC))
 
 
 def _walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
     """The files under a project folder, sorted, each with its FileCache key; refuse
     what cannot be read safely.
 
-    Refused, each with an error: a symbolic link that leaves the project (the folder
-    itself, or anything in it, hidden or not), a linked folder that loops back or is
+    Refused, each with an error: a symbolic link in the folder, hidden or not, that
+    leads outside content/, templates/ and static/ or to a hidden file there (the
+    folder itself may be a link inside the project), a linked folder that loops back or is
     already listed, anything but a regular file (a pipe would block the build, a broken
     link could not be copied), a name with a backslash, a control character or bytes
     that are not UTF-8, and a folder that cannot be listed (said as such, never taken
@@ -194,7 +208,7 @@ def _walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
     """
     base = root / folder
     if base.is_symlink() and not _inside(root, base):
-        report.error(Location(folder), _LINK_OUT, _COPY_FOLDER)
+        report.error(Location(folder), _FOLDER_OUT, _COPY_FOLDER)
         return {}
     if not base.is_dir():
         return {}
@@ -228,7 +242,7 @@ def _walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
                 if not name.startswith("."):
                     todo.append(entry.path)
                 continue
-            if linked and not _inside(root, Path(entry.path)):
+            if linked and not _in_sources(root, Path(entry.path)):
                 report.error(Location(rel), _LINK_OUT, _COPY_FILE)
                 continue
             if name.startswith(".") or name.endswith("~"):
@@ -250,9 +264,10 @@ def _walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
     return dict(sorted(found.items()))
 
 
-_LINK_OUT = "symbolic link points outside the project"
-_COPY_FILE = "copy the file into the project instead"
-_COPY_FOLDER = "copy the folder into the project instead"
+_LINK_OUT = "symbolic link leads outside content/, templates/ and static/, or to a hidden file"
+_FOLDER_OUT = "symbolic link leads outside the project, or to a hidden folder"
+_COPY_FILE = "copy the file in instead"
+_COPY_FOLDER = "copy the folder in instead"
 _BAD_CHARACTER = re.compile(r"[\\\x00-\x1f\x7f]")
 
 
@@ -276,7 +291,7 @@ def _bad_name(name: str, rel: str, report: Report) -> bool:
 
 def _linked_folder(root: Path, path: Path, seen: set[Path], report: Report) -> bool:
     """A linked folder is followed only when it stays inside the project and is new."""
-    if not _inside(root, path):
+    if not _in_sources(root, path):
         report.error(Location(relpath(root, path)), _LINK_OUT, _COPY_FOLDER)
         return False
     real = path.resolve()
@@ -413,7 +428,7 @@ def load_project(
             )
     settings_path = f"{CONTENT}/site.yaml"
     if settings is None and not any(
-        d.location.path == settings_path or (d.location.path, d.message) == (CONTENT, _LINK_OUT)
+        d.location.path == settings_path or (d.location.path, d.message) == (CONTENT, _FOLDER_OUT)
         for d in report.errors
     ):
         report.error(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import html
 import ipaddress
 import json
@@ -123,7 +124,40 @@ def inject(body: bytes, snapshot: Snapshot, port: int) -> bytes:
     return body + script
 
 
-class PageHandler(web.RequestHandler):
+def host_allowed(host: str, listening: str) -> bool:
+    """Whether a request's Host names this server: "localhost", an address (an address
+    cannot be pointed elsewhere, as a page's DNS name can: DNS rebinding), or the name
+    --host gave. On a loopback address, only loopback addresses and "localhost"."""
+    name = host_name(host)
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return name == listening.lower() and not is_loopback(listening)
+    return address.is_loopback or not is_loopback(listening)
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port or an IPv6 address's brackets."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0].lower()
+    if host.count(":") > 1:
+        return host.lower()  # a bare IPv6 address
+    return host.partition(":")[0].lower()
+
+
+class HostChecked(web.RequestHandler):
+    """Answers only requests whose Host names this server (host_allowed): a page on
+    another site that gets a browser to send it requests learns nothing."""
+
+    def prepare(self) -> None:
+        host = self.request.headers.get("Host", "")
+        if not host_allowed(host, self.settings["preview_host"]):
+            raise web.HTTPError(403, "the preview answers only for its own address")
+
+
+class PageHandler(HostChecked):
     """Serves the in-memory snapshot; nothing is read from disk, so no path can escape."""
 
     def initialize(self, state: PreviewState) -> None:
@@ -158,20 +192,18 @@ class PageHandler(web.RequestHandler):
         self.write(body)
 
 
-class ReloadSocket(LiveReloadHandler):
+class ReloadScript(HostChecked, LiveReloadJSHandler):
+    """livereload.js, for our own pages only."""
+
+
+class ReloadSocket(HostChecked, LiveReloadHandler):
     """livereload's WebSocket protocol, accepting only pages from our own origin.
 
-    The origin must be the address the request was sent to; and while the server listens
-    on the loopback address only, that address must be a loopback one too, so that a page
-    whose name an attacker points at 127.0.0.1 (DNS rebinding) is refused as well.
+    The Host must name this server (HostChecked.prepare: Tornado accepts an origin that
+    matches the Host header without asking check_origin, so a page whose name an
+    attacker points at 127.0.0.1, DNS rebinding, is refused there), and the origin must
+    be the address the request was sent to.
     """
-
-    def prepare(self) -> None:
-        # Tornado accepts an origin that matches the Host header without asking
-        # check_origin, so the rebinding check is made here, before the handshake.
-        host = self.request.headers.get("Host", "")
-        if is_loopback(self.settings.get("preview_host", "")) and not is_loopback(host):
-            raise web.HTTPError(403, "the reload socket answers only on loopback addresses")
 
     def check_origin(self, origin: str) -> bool:
         host = self.request.headers.get("Host", "")
@@ -196,13 +228,8 @@ class ReloadSocket(LiveReloadHandler):
 
 def is_loopback(host: str) -> bool:
     """Whether a host (with or without a port, IPv6 in brackets) names this machine only."""
-    if host.startswith("["):
-        name = host[1:].partition("]")[0]
-    elif host.count(":") > 1:
-        name = host  # a bare IPv6 address
-    else:
-        name = host.partition(":")[0]
-    if name.lower() == "localhost":
+    name = host_name(host)
+    if name == "localhost":
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -247,10 +274,18 @@ class Rebuilder:
             self.watcher.close()
 
     def _loop(self) -> None:
+        idle_since_build = False
         while not self.stopped.is_set():
             changed = self.watcher.read(0.5)
+            if changed == [] and not idle_since_build:
+                # Half a second without a save after a rebuild: the time to collect the
+                # garbage of the whole heap, which a rebuild would otherwise stop for
+                # (the heap holds the model, so a full collection is slow).
+                gc.collect()
+                idle_since_build = True
             if changed == []:
                 continue
+            idle_since_build = False
             pending = set(changed or [])
             rescan = changed is None
             deadline = time.monotonic() + MAX_DELAY
@@ -326,7 +361,7 @@ def make_app(state: PreviewState) -> web.Application:
     return web.Application(
         [
             (r"/livereload", ReloadSocket),
-            (r"/livereload\.js", LiveReloadJSHandler),
+            (r"/livereload\.js", ReloadScript),
             (r"(/.*)", PageHandler, {"state": state}),
         ],
         preview_host=state.host,

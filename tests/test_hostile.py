@@ -416,8 +416,8 @@ def test_a_source_folder_linked_out_of_the_project_is_refused(
     code, err = build_in_subprocess(site)
     assert code == 1
     assert only_error(err) == (
-        f"{folder}:1:1: error: symbolic link points outside the project; "
-        "copy the folder into the project instead"
+        f"{folder}:1:1: error: symbolic link leads outside the project, or to a hidden "
+        "folder; copy the folder in instead"
     )
 
 
@@ -452,12 +452,33 @@ def test_folder_links_that_loop_are_refused_quickly(make_site, links: list[str])
     ]
 
 
-def test_a_folder_linked_inside_the_project_is_read(make_site) -> None:
+def test_a_folder_linked_from_elsewhere_in_the_project_is_refused(make_site) -> None:
+    """Only content/, templates/ and static/ are read: a link to another folder of the
+    project (where .git, .env and notes live) is refused, and the site left as it was."""
     site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
     site.write("extra/notes.md", FRONT + "Linked notes.\n")
     (site.root / "content/notes").symlink_to("../extra")
+    code, err = build_in_subprocess(site)
+    assert code == 1
+    assert only_error(err) == (
+        "content/notes:1:1: error: symbolic link leads outside content/, templates/ and "
+        "static/, or to a hidden file; copy the folder in instead"
+    )
+    assert site.tree() == before
+
+
+def test_links_inside_the_source_folders_are_read(make_site) -> None:
+    site = make_site()
+    site.write("static/notes/keep.txt", "kept\n")
+    (site.root / "static/linked.txt").symlink_to("notes/keep.txt")
+    (site.root / "content/notes.md").symlink_to("about.md")
     assert site.build().code == 0
-    assert "Linked notes." in site.html("notes/notes/index.html").main.get_text()
+    assert (site.root / "site/linked.txt").read_text() == "kept\n"
+    assert (
+        site.html("notes/index.html").h1.get_text() == site.html("about/index.html").h1.get_text()
+    )
 
 
 @pytest.mark.parametrize(

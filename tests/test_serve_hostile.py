@@ -30,8 +30,9 @@ from test_serve import fetch, wait_for
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from sitegen.serve import is_loopback
+from sitegen.serve import host_allowed, is_loopback
 
+LINK_OUT = "symbolic link leads outside content/, templates/ and static/, or to a hidden file"
 SECRET = "sitegen-test-secret-3f9a"  # in a file outside the project: must never be served
 
 
@@ -98,10 +99,8 @@ def test_no_path_reaches_outside_the_snapshot(preview, outside: Path) -> None:
     (site.root / "static/leak.txt").symlink_to(outside)  # refused at load, never served
     (site.root / "static/leak-dir").symlink_to(outside.parent)
     wait_for(lambda: "sitegen-errors" in fetch(running.url)[1])
-    refused = "error: symbolic link points outside the project"
-    assert f"static/leak.txt:1:1: {refused}; copy the file into the project instead" in (
-        running.snapshot.errors
-    )
+    refused = f"error: {LINK_OUT}"
+    assert f"static/leak.txt:1:1: {refused}; copy the file in instead" in (running.snapshot.errors)
     yaml_line = b"base_url: https://example.org/sub/path/"
     for target in traversal_targets(site.root, outside):
         status, body = raw_request(port, target)
@@ -121,7 +120,7 @@ def test_absolute_form_and_odd_hosts_find_nothing_outside(preview, outside: Path
         (b"/../etc/passwd", str(outside.parent).encode()),
     ):
         status, body = raw_request(port, target, host)
-        assert status in (400, 404), (target, status)
+        assert status in (400, 403, 404), (target, status)
         assert SECRET.encode() not in body
 
 
@@ -232,6 +231,41 @@ def test_only_our_own_pages_may_open_the_reload_socket(preview) -> None:
     for name in ("evil.example", "127.evil.example", "127.0.0.1.nip.io"):
         rebound = f"{name}:{port}"
         assert websocket_status(port, f"http://{rebound}", rebound) == 403, name
+
+
+def test_every_request_must_name_this_server(preview) -> None:
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 makes
+    the browser send `Host: evil.example`. Nothing is served to it, drafts or not."""
+    _site, running = preview
+    port = running.preview.state.port
+    for target in (b"/", b"/about/", b"/livereload.js", b"/style.css", b"/nope/"):
+        for host in (b"evil.example", b"evil.example:%d" % port, b"127.0.0.1.nip.io"):
+            status, body = raw_request(port, target, host)
+            assert status == 403, (target, host, status)
+            assert b"How we source this" not in body and b"livereload" not in body
+        for host in (b"127.0.0.1:%d" % port, b"localhost:%d" % port, b"[::1]:%d" % port):
+            status, _ = raw_request(port, target, host)
+            assert status in (200, 404), (target, host, status)
+
+
+@pytest.mark.parametrize(
+    ("host", "listening", "allowed"),
+    [
+        ("127.0.0.1:8000", "127.0.0.1", True),
+        ("localhost:8000", "127.0.0.1", True),
+        ("[::1]:8000", "127.0.0.1", True),
+        ("evil.example:8000", "127.0.0.1", False),
+        ("127.0.0.1.nip.io", "127.0.0.1", False),
+        ("192.168.1.20:8000", "127.0.0.1", False),  # not this address
+        ("192.168.1.20:8000", "0.0.0.0", True),  # on every interface: any address
+        ("laptop.local:8000", "0.0.0.0", False),  # a name: only the one --host gave
+        ("laptop.local:8000", "laptop.local", True),
+        ("LAPTOP.local", "laptop.local", True),
+        ("evil.example", "laptop.local", False),
+    ],
+)
+def test_host_allowed_names_this_server_exactly(host: str, listening: str, allowed: bool) -> None:
+    assert host_allowed(host, listening) is allowed
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from sitegen.errors import Location, Report
 from sitegen.load import load_project, read_text, split_front_matter
 
+LINK_OUT = "symbolic link leads outside content/, templates/ and static/, or to a hidden file"
 UNKNOWN_YAML = (
     "unknown YAML file; YAML goes in content/site.yaml, content/sources.yaml or "
     "content/countries/<slug>.yaml"
@@ -257,12 +259,64 @@ def test_symlink_outside_the_project_is_refused(project: Path, tmp_path: Path) -
     (project / "content/link.md").symlink_to(outside / "secret.md")
     (project / "content/linked-dir").symlink_to(outside / "dir")
     loaded, report = load(project)
-    refused = "error: symbolic link points outside the project"
+    refused = f"error: {LINK_OUT}"
     assert messages(report) == [
-        f"content/link.md:1:1: {refused}; copy the file into the project instead",
-        f"content/linked-dir:1:1: {refused}; copy the folder into the project instead",
+        f"content/link.md:1:1: {refused}; copy the file in instead",
+        f"content/linked-dir:1:1: {refused}; copy the folder in instead",
     ]
     assert [p.path for p in loaded.pages] == ["content/countries/japan.md", "content/index.md"]
+
+
+def test_links_to_the_projects_secrets_are_refused(project: Path) -> None:
+    """Inside the project but outside the source folders (.git/config, .env), or to a
+    hidden file inside them: never read, never published."""
+    write(project, ".git/config", "[remote]\n  token = ci-secret\n")
+    write(project, ".env", "API_KEY=secret\n")
+    write(project, "notes/plan.txt", "not for publishing\n")
+    write(project, "static/.hidden/key.txt", "secret\n")
+    (project / "static").mkdir(exist_ok=True)
+    (project / "static/notes.txt").symlink_to("../.git/config")
+    (project / "static/env.txt").symlink_to(project / ".env")
+    (project / "static/plan.txt").symlink_to("../notes/plan.txt")
+    (project / "static/key.txt").symlink_to(".hidden/key.txt")
+    (project / "static/git").symlink_to("../.git")
+    loaded, report = load(project)
+    refused = f"error: {LINK_OUT}"
+    assert messages(report) == [
+        f"static/env.txt:1:1: {refused}; copy the file in instead",
+        f"static/git:1:1: {refused}; copy the folder in instead",
+        f"static/key.txt:1:1: {refused}; copy the file in instead",
+        f"static/notes.txt:1:1: {refused}; copy the file in instead",
+        f"static/plan.txt:1:1: {refused}; copy the file in instead",
+    ]
+    assert loaded.static_files == ("img/a.svg", "style.css")  # the project's own
+
+
+def test_a_source_folder_linked_to_a_hidden_folder_is_refused(project: Path) -> None:
+    write(project, ".git/config", "[remote]\n  token = ci-secret\n")
+    shutil.rmtree(project / "static")
+    (project / "static").symlink_to(".git")
+    loaded, report = load(project)
+    assert messages(report) == [
+        "static:1:1: error: symbolic link leads outside the project, or to a hidden folder; "
+        "copy the folder in instead"
+    ]
+    assert loaded.static_files == ()
+
+
+def test_links_between_the_source_folders_are_followed(project: Path) -> None:
+    write(project, "static/logo.svg", "<svg/>\n")
+    (project / "static/img/logo.svg").symlink_to("../logo.svg")
+    (project / "static/index-source.md").symlink_to("../content/index.md")
+    loaded, report = load(project)
+    assert report.diagnostics == []
+    assert loaded.static_files == (
+        "img/a.svg",
+        "img/logo.svg",
+        "index-source.md",
+        "logo.svg",
+        "style.css",
+    )
 
 
 def test_symlink_inside_the_project_is_followed(project: Path) -> None:
