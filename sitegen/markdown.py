@@ -234,7 +234,17 @@ class _LinkProcessor(Treeprocessor):
         # Browsers decode entities in attributes: judge the URL they will see. (An email
         # autolink's href is entity-encoded, with Python-Markdown's stand-in for '&'.)
         seen = html.unescape(raw.replace(markdown.util.AMP_SUBSTITUTE, "&"))
-        parts = urlsplit(seen.strip())
+        try:
+            parts = urlsplit(seen.strip())
+        except ValueError:  # an unbalanced [ or ] in the host
+            self.state.problems.append(
+                (
+                    raw,
+                    f"link to '{raw}' is not a valid URL (a [ or ] in its host is not closed)",
+                    "use an http://, https:// or mailto: address, or link to a content file",
+                )
+            )
+            return "#"
         if parts.scheme:
             if parts.scheme.lower() in SAFE_SCHEMES:
                 return raw

@@ -123,21 +123,41 @@ def one_of(vocabulary: Mapping[str, str]) -> Converter:
     return convert
 
 
+# The years a date may have: what the timeline and the feeds can show, and more than
+# any explainer of recent events needs.
+YEARS = (1800, 2200)
+
+
 def partial_date(value: Any) -> PartialDate:
     try:
-        return PartialDate.parse(value)
+        date = PartialDate.parse(value)
     except ValueError as exc:
         raise Invalid(f"'{value}' is not a valid date", f"write {exc}") from None
+    _check_year(value, date.year)
+    return date
+
+
+def _in_years(value: dt.date) -> dt.date:
+    _check_year(value, value.year)
+    return value
+
+
+def _check_year(value: Any, year: int) -> None:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise Invalid(
+            f"'{value}' is outside the years a date may have ({YEARS[0]} to {YEARS[1]})",
+            "check the year",
+        )
 
 
 def day(value: Any) -> dt.date:
     """A full date, written bare (YAML's date) or quoted as 'YYYY-MM-DD'."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
+        return _in_years(value)
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             if len(value.strip()) == 10:
-                return dt.date.fromisoformat(value.strip())
+                return _in_years(dt.date.fromisoformat(value.strip()))
     raise Invalid(f"'{value}' is not a date", "write a day as YYYY-MM-DD, for example 2018-12-10")
 
 
@@ -170,7 +190,13 @@ def country_code(value: Any) -> str:
 
 def web_url(value: Any) -> str:
     value = text(value)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unbalanced [ or ] in the host
+        raise Invalid(
+            f"'{value}' is not a valid URL (a [ or ] in its host is not closed)",
+            "write a full http:// or https:// URL",
+        ) from None
     odd = any(c.isspace() or c in '<>"\\' for c in value)  # spaces, markup, backslashes
     if parts.scheme not in ("http", "https") or not parts.netloc or odd:
         raise Invalid(f"'{value}' is not an http(s) URL", "write a full http:// or https:// URL")

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from livereload.handlers import LiveReloadHandler, LiveReloadJSHandler
 from tornado import httpserver, ioloop, netutil, web
 
-from .errors import Report
+from .errors import Report, printable
 from .layout import CONTENT, STATIC, TEMPLATES
 from .options import Priority
 from .pipeline import Builder, Options, Result
@@ -218,8 +218,10 @@ class ReloadSocket(HostChecked, LiveReloadHandler):
             return
         if isinstance(value, dict) and value.get("command") == "info":
             url = value.get("url")
-            if isinstance(url, str):
-                self.settings["preview_state"].viewing[self] = output_key(urlsplit(url).path)
+            with contextlib.suppress(ValueError):  # not a URL: nothing to note
+                if isinstance(url, str):
+                    path = urlsplit(url).path
+                    self.settings["preview_state"].viewing[self] = output_key(path)
 
     def on_close(self) -> None:
         super().on_close()
@@ -318,7 +320,7 @@ class Rebuilder:
             files = served_files(result, old.files)
             self.state.snapshot = Snapshot(files, (), old.version + 1)
             changed_outputs = [k for k in files if old.files.get(k) != files[k]]
-            shown = ", ".join(changed) if changed else "everything"
+            shown = printable(", ".join(changed)) if changed else "everything"
             print(
                 f"rebuilt after {shown}: {len(result.rerendered)} page(s) rendered, "
                 f"{len(changed_outputs)} file(s) changed, {took:.0f} ms",

@@ -8,13 +8,14 @@ in content), as are duplicate keys (PyYAML would silently keep the last one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from .errors import Location, Report
+from .errors import Location, Report, printable
 
 try:  # The C loader is several times faster where libyaml is available.
     _Loader: type = yaml.CSafeLoader
@@ -23,6 +24,10 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 KeyPath = tuple[str | int, ...]
 _BOOL = "tag:yaml.org,2002:bool"
+_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+# Numbers only YAML 1.1 reads as numbers, in ways no writer means: a leading zero (octal),
+# colons (base 60), underscores, 0b binary. YAML 1.2 reads them as text, and so do we.
+_YAML11_NUMBER = re.compile(r"[-+]?(0[0-9_]+|0b[01_]+|[0-9][0-9_]*(:[0-9_]+)+(\.[0-9_]*)?|.*_.*)")
 # Content needs four levels at most. libyaml's composer recurses once per level in C (it
 # crashes the process past some 100,000 levels) and so does `build` below, in Python.
 MAX_DEPTH = 50
@@ -58,6 +63,57 @@ class YamlDoc:
 class _AliasFound(Exception):
     def __init__(self, node: yaml.Node) -> None:
         self.node = node
+
+
+class _Unreadable(Exception):
+    """A scalar PyYAML's constructor cannot make a value of (it raises what it meets)."""
+
+    def __init__(self, node: yaml.ScalarNode, problem: Exception) -> None:
+        self.node, self.problem = node, problem
+
+
+_KINDS = {
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:int": "a whole number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:null": "an empty value",
+    "tag:yaml.org,2002:binary": "binary data",
+}
+
+
+def _unreadable(
+    exc: _Unreadable, loader: Any, path: str, line_offset: int
+) -> tuple[Location, str, str]:
+    """What to tell a writer about a value YAML reads as a date or number it cannot be."""
+    node = exc.node
+    line, col = _pos(node, line_offset)
+    value = node.value
+    shown = printable(value if len(value) <= 40 else value[:40] + "...")
+    kind = _KINDS.get(node.tag, "a value of its kind")
+    if loader.resolve(yaml.ScalarNode, value, (True, False)) != node.tag:  # a !! tag
+        return (
+            Location(path, line, col),
+            f"'{shown}' cannot be read as {kind}, as its tag asks",
+            "remove the tag (the !! part), or quote the value if it is text",
+        )
+    if node.tag == "tag:yaml.org,2002:timestamp":
+        return (
+            Location(path, line, col),
+            f"'{shown}' is not a real date",
+            "check the year, month and day (there is no 30 February), or quote it if it is text",
+        )
+    if node.tag == "tag:yaml.org,2002:int":
+        return (
+            Location(path, line, col),
+            f"'{shown}' is a number of {len(value)} digits",
+            "a number this long is not content; quote it if it is text",
+        )
+    return (
+        Location(path, line, col),
+        f"'{shown}' cannot be read as {kind}",
+        "quote it if it is text",
+    )
 
 
 class _DuplicateKey(Exception):
@@ -106,12 +162,22 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
             return [build(item, (*keypath, i)) for i, item in enumerate(node.value)]
         if node.tag == _BOOL and node.value.lower() not in ("true", "false"):
             return node.value  # YAML 1.2: 'no', 'yes', 'on', 'off' are text (code: NO)
-        return loader.construct_object(node)
+        if node.tag in _NUMBERS and not node.style and _YAML11_NUMBER.fullmatch(node.value):
+            return node.value  # YAML 1.1's 0123 (octal 83) and 1:30 (90): text, as written
+        return construct(node)
+
+    def construct(node: yaml.Node) -> Any:
+        try:
+            return loader.construct_object(node)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # 30 February, !!float abc, 5000 digits: not a value
+            raise _Unreadable(node, exc) from None
 
     def build_key(node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             return repr(node.value)[:40]
-        key = loader.construct_object(node)
+        key = construct(node)
         return key if isinstance(key, str | int | bool) or key is None else str(key)
 
     try:
@@ -127,6 +193,9 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
             "YAML anchors, aliases and merge keys are not supported",
             "write the value out in full where it is needed",
         )
+        return None
+    except _Unreadable as exc:
+        report.error(*_unreadable(exc, loader, path, line_offset))
         return None
     except _DuplicateKey as exc:
         line, col = _pos(exc.node, line_offset)

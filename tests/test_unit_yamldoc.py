@@ -190,3 +190,58 @@ def test_empty_document_has_no_data(text: str, line: int) -> None:
     assert doc is not None
     assert doc.data is None
     assert doc.at(("anything",)) == Location("content/x.yaml", line, 1)
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("0123", "0123"),  # YAML 1.1: octal 83
+        ("-017", "-017"),
+        ("1:30", "1:30"),  # YAML 1.1: base 60, 90
+        ("1_000", "1_000"),
+        ("0b101", "0b101"),
+        ("0", 0),
+        ("10", 10),
+        ("-4", -4),
+        ("1.5", 1.5),
+        ("0.5", 0.5),
+        ('"0123"', "0123"),
+    ],
+)
+def test_numbers_only_yaml_1_1_reads_are_text_as_written(written: str, read: object) -> None:
+    report = Report()
+    doc = parse_yaml(f"value: {written}\n", "content/a.yaml", report)
+    assert report.diagnostics == []
+    assert doc is not None and doc.data == {"value": read}
+    assert type(doc.data["value"]) is type(read)
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        (
+            "2018-02-30",
+            "'2018-02-30' is not a real date; check the year, month and day (there is no "
+            "30 February), or quote it if it is text",
+        ),
+        (
+            "!!float abc",
+            "'abc' cannot be read as a number, as its tag asks; remove the tag (the !! part), "
+            "or quote the value if it is text",
+        ),
+        (
+            "!!timestamp soon",
+            "'soon' cannot be read as a date, as its tag asks; remove the tag (the !! part), "
+            "or quote the value if it is text",
+        ),
+        (
+            "7" * 4400,
+            "'" + "7" * 40 + "...' is a number of 4400 digits; a number this long is not "
+            "content; quote it if it is text",
+        ),
+    ],
+)
+def test_values_yaml_cannot_make_are_errors_at_their_line(written: str, message: str) -> None:
+    report = Report()
+    assert parse_yaml(f"a: 1\nvalue: {written}\n", "content/a.yaml", report, 3) is None
+    assert [d.format() for d in report.diagnostics] == [f"content/a.yaml:5:8: error: {message}"]
