@@ -91,15 +91,17 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
     try:
         result = build(options)
     except WorkerError as exc:  # killed (out of memory?), or an engine bug
-        print(f"\nerror: {exc.summary()}; site/ was left as it was", file=sys.stderr)
+        out = "site/" if options.out == root / "site" else str(options.out)
+        print(f"\nerror: {exc.summary()}; {out} was left as it was", file=sys.stderr)
         print("try again with --jobs 1; if it happens again, please report it", file=sys.stderr)
         return EXIT_INTERNAL
     if options.progress is not None:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     print_report(result.report)
     if not result.ok:
+        out = "site/" if options.out == root / "site" else str(options.out)
         print(
-            "build failed; site/ was left as it was" if command == "build" else "check failed",
+            f"build failed; {out} was left as it was" if command == "build" else "check failed",
             file=sys.stderr,
         )
         return EXIT_CONTENT

@@ -215,7 +215,7 @@ class Builder:
         options = self.options
         result = Result(report=found or Report())
         report = result.report
-        if options.write and (reason := refuse_output(options.out, options.root)):
+        if options.write and (reason := refuse_output(options.out, options.root, self.written)):
             report.error(Location(str(options.out)), reason, "choose another --out folder")
             return result
         store = Store(options.root, report) if options.cache else None
@@ -322,7 +322,7 @@ class Builder:
         progress = _stage(self.options, "rendering")
         made.update(render_all(job, report, jobs, reads, stale, progress, priority))
         if folder is not None:
-            folder.adopt(made)  # put in by the workers
+            folder.adopt({o: r.checksum for o, r in made.items()})  # put in by the workers
             reused = {output: put(rendering) for output, rendering in reused.items()}
         pages = {  # in the site's order; a page that failed to render is in neither
             p.output: rendering

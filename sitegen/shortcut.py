@@ -37,7 +37,16 @@ from .engine import BUILD_KEY
 from .errors import Diagnostic, Location, Report
 from .layout import CONTENT, STATIC, TEMPLATES
 from .options import Options, Result
-from .write import Stat, as_left, checksum, refuse_output, safe_target, stat_of
+from .write import (
+    Stat,
+    as_left,
+    checksum,
+    read_marker,
+    refuse_output,
+    safe_target,
+    stat_of,
+    write_marker,
+)
 
 if TYPE_CHECKING:
     from .load import MarkdownFile
@@ -146,9 +155,6 @@ def attempt(options: Options) -> Result | Handoff:
     inputs = state = None
     found = Report()
     if options.cache and options.write:
-        if reason := refuse_output(options.out, options.root):
-            found.error(Location(str(options.out)), reason, "choose another --out folder")
-            return Result(report=found)
         # The inputs are scanned in a thread while this one loads the state and checks
         # the outputs: both are mostly waits on stat(), which let the other thread run.
         scanned: dict[str, dict[str, Stat]] = {}
@@ -156,9 +162,15 @@ def attempt(options: Options) -> Result | Handoff:
         scanning.start()
         store = Store(options.root, found)
         state = load_state(store)
-        intact = state is not None and output_intact(options.out, state.manifest)
+        manifest = state.manifest if state is not None else None
+        reason = refuse_output(options.out, options.root, manifest)
+        intact = manifest is not None and output_intact(options.out, manifest)
         scanning.join()
         inputs = scanned["inputs"]
+        if reason:
+            store.close()
+            found.error(Location(str(options.out)), reason, "choose another --out folder")
+            return Result(report=found)
         try:
             done = _without_model(options, store, state if intact else None, inputs, found)
         finally:
@@ -327,6 +339,8 @@ def splice_prose(
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.write_bytes(new)
     os.replace(tmp, target)  # the reader sees the old page or the new, never half
+    written = read_marker(out) or {}
+    write_marker(out, {**written, record.output: checksum(new)})
     prose = dict(state.prose)
     prose[path] = replace(record, length=len(html), checksum=checksum(new))
     new_inputs = {**state.inputs, path: inputs[path]}

@@ -1,24 +1,36 @@
 """Write the site atomically: into a temporary folder, swapped in only on success.
 
 Nothing is ever written or deleted outside the output folder (and its temporary twin
-beside it); an output folder that holds the project's sources is refused, and so is an
-existing folder this tool did not make.
+beside it); an output folder that holds the project's sources is refused. The marker
+file in every output folder lists each file the build put there, with its digest: an
+existing folder is replaced only if it holds those files and nothing else, so nothing
+another tool or a person put there, or changed, is ever deleted (a deploy that copies
+site/ elsewhere copies the marker too: the files added beside it are still not ours).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
+from .errors import printable
+
 MARKER = ".sitegen-output"
+MARKER_FORMAT = "sitegen-output-2"
 SOURCE_FOLDERS = ("content", "templates", "static")
+SHOWN = 5  # files named in a refusal; the rest are counted
 
 
-def refuse_output(out: Path, root: Path) -> str | None:
-    """Why `out` may not be used as the output folder, or None if it may."""
+def refuse_output(out: Path, root: Path, stats: Mapping[str, Stat] | None = None) -> str | None:
+    """Why `out` may not be used as the output folder, or None if it may.
+
+    `stats`: the Stat of each file the last build left (its cache's), so that a file
+    still as it was is not read again to compare its digest.
+    """
     out, root = out.resolve(), root.resolve()
     protected = [root, *(root / name for name in SOURCE_FOLDERS)]
     for folder in protected:
@@ -28,9 +40,71 @@ def refuse_output(out: Path, root: Path) -> str | None:
             return f"the output folder {out} is inside the source folder {folder}"
     if out.exists() and not out.is_dir():
         return f"the output path {out} is a file"
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+    if not out.is_dir() or not any(out.iterdir()):
+        return None
+    if not (out / MARKER).exists():
         return f"{out} exists and was not made by this tool; it will not be replaced"
+    written = read_marker(out)
+    if written is None:
+        return (
+            f"{out} was made by an older version of this tool, which did not list its "
+            "files; it will not be replaced: delete it once if it holds only a built site"
+        )
+    foreign = not_ours(out, written, stats or {})
+    if foreign:
+        shown = ", ".join(foreign[:SHOWN])
+        more = f" and {len(foreign) - SHOWN} more" if len(foreign) > SHOWN else ""
+        return (
+            f"{out} holds files this tool did not write, or that changed since it wrote "
+            f"them: {shown}{more}; it will not be replaced: move them out of it"
+        )
     return None
+
+
+def read_marker(out: Path) -> dict[str, str] | None:
+    """The files the marker says the build wrote, with their digests; None if it is
+    missing, unreadable or of another format."""
+    try:
+        value = json.loads((out / MARKER).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = value.get("files") if isinstance(value, dict) else None
+    if value.get("format") != MARKER_FORMAT or not isinstance(files, dict):
+        return None
+    return {str(rel): str(digest) for rel, digest in files.items()}
+
+
+def not_ours(out: Path, written: Mapping[str, str], stats: Mapping[str, Stat]) -> list[str]:
+    """Every file and link in `out` that the marker does not list as it is now (links
+    not followed), sorted, printable."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(out):
+        base = Path(dirpath)
+        for name in [*filenames, *(d for d in dirnames if (base / d).is_symlink())]:
+            path = base / name
+            rel = path.relative_to(out).as_posix()
+            if rel == MARKER:
+                continue
+            if not _as_written(path, written.get(rel), stats.get(rel)):
+                found.append(rel)
+    return sorted(printable(rel) for rel in found)
+
+
+def _as_written(path: Path, digest: str | None, was: Stat | None) -> bool:
+    """A file the marker lists, not a link, and (as its Stat shows, or its bytes) as the
+    build wrote it."""
+    if digest is None or path.is_symlink():
+        return False
+    return (was is not None and as_left(path, was)) or file_digest(path) == digest
+
+
+def file_digest(path: Path) -> str:
+    """checksum() of a file's bytes, read a megabyte at a time."""
+    hashed = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            hashed.update(chunk)
+    return hashed.hexdigest()
 
 
 def safe_target(base: Path, rel: str) -> Path:
@@ -83,7 +157,8 @@ class OutputFolder:
         self.tmp.mkdir(parents=True)
         self._made: set[str] = {""}  # folders made so far: one mkdir each, not one per file
         self.names: dict[str, None] = {}  # every file put in, in order
-        self.write(MARKER, b"made by sitegen; replaced whole on every build\n")
+        self.digests: dict[str, str] = {}  # each file's checksum, for the marker
+        self._old_digests = read_marker(self.out) or {}
 
     def _target(self, rel: str) -> Path:
         target = safe_target(self.tmp, rel)
@@ -97,14 +172,21 @@ class OutputFolder:
     def write(self, rel: str, data: bytes) -> None:
         with open(self._target(rel), "wb") as file:
             file.write(data)
+        self.digests[rel] = checksum(data)
 
     def copy(self, rel: str, source: Path) -> None:
-        shutil.copyfile(source, self._target(rel))
+        target = self._target(rel)
+        shutil.copyfile(source, target)
+        self.digests[rel] = file_digest(target)
 
-    def adopt(self, rels: Iterable[str]) -> None:
-        """Count files that forked workers put in (they write into `tmp` themselves, but
-        their record of names stays in their process)."""
-        self.names.update(dict.fromkeys(rels))
+    def adopt(self, digests: Mapping[str, str] | Iterable[str]) -> None:
+        """Count files put in by others: forked workers (they write into `tmp`
+        themselves, and send back each file's checksum) or a tool (its files are read
+        for theirs)."""
+        known = digests if isinstance(digests, Mapping) else dict.fromkeys(digests, "")
+        for rel, digest in known.items():
+            self.names[rel] = None
+            self.digests[rel] = digest or file_digest(safe_target(self.tmp, rel))
 
     def unchanged(self, rel: str, was: Stat | None) -> bool:
         """Whether the old folder's `rel` is still as the last build wrote it (`was`)."""
@@ -117,6 +199,7 @@ class OutputFolder:
             os.link(old, self._target(rel))
         except OSError:  # another file system, or links unsupported: copy it, with its mtime
             shutil.copy2(old, safe_target(self.tmp, rel))
+        self.digests[rel] = self._old_digests.get(rel) or file_digest(old)
 
     def stats(self) -> dict[str, Stat]:
         """The Stat of every file put in, read after `commit`: the swap removes the old
@@ -124,7 +207,9 @@ class OutputFolder:
         return {rel: stat_of(os.stat(safe_target(self.out, rel))) for rel in self.names}
 
     def commit(self) -> None:
-        """Swap the new folder in for the old one."""
+        """List every file put in, in the marker, and swap the new folder in for the old
+        one (refuse_output has made sure it holds only what a build wrote)."""
+        write_marker(self.tmp, {rel: self.digests[rel] for rel in self.names})
         if self.out.exists():
             self.out.rename(self._old)
             self.tmp.rename(self.out)
@@ -134,3 +219,12 @@ class OutputFolder:
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_marker(folder: Path, digests: Mapping[str, str]) -> None:
+    """The marker: which files the build wrote, and their digests (replaced whole, so
+    an interrupted write never leaves half a marker)."""
+    text = json.dumps({"format": MARKER_FORMAT, "files": dict(sorted(digests.items()))})
+    tmp = folder / f"{MARKER}.tmp-{os.getpid()}"
+    tmp.write_text(text + "\n", "utf-8")
+    os.replace(tmp, folder / MARKER)

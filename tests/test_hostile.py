@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -570,3 +571,28 @@ def test_source_urls_must_be_http_or_https(make_site, url: str) -> None:
     assert outcome.err.splitlines()[0].endswith(
         "is not an http(s) URL; write a full http:// or https:// URL"
     )
+
+
+def test_a_deployed_copy_with_files_beside_it_is_not_replaced(make_site, tmp_path: Path) -> None:
+    """`cp -a site/. /var/www/`, then `build --out /var/www`: the copied marker does not
+    make the files that were there the tool's; nothing is deleted, the build says which."""
+    site = make_site()
+    assert site.build().code == 0
+    www = tmp_path / "www"
+    (www / "uploads").mkdir(parents=True)
+    (www / "uploads/invoice-2018.pdf").write_bytes(b"%PDF-1.4 invoice")
+    (www / ".well-known").mkdir()
+    (www / ".well-known/security.txt").write_text("Contact: mailto:security@example.org\n")
+    shutil.copytree(site.root / "site", www, dirs_exist_ok=True, symlinks=True)
+    before = {p.relative_to(www).as_posix(): p.read_bytes() for p in www.rglob("*") if p.is_file()}
+    outcome = site.build("build", "--out", str(www))
+    assert outcome.code == 1
+    assert outcome.err.splitlines() == [
+        f"{www}:1:1: error: {www} holds files this tool did not write, or that changed since "
+        "it wrote them: .well-known/security.txt, uploads/invoice-2018.pdf; it will not be "
+        "replaced: move them out of it; choose another --out folder",
+        "1 error(s), 0 warning(s)",
+        f"build failed; {www} was left as it was",
+    ]
+    after = {p.relative_to(www).as_posix(): p.read_bytes() for p in www.rglob("*") if p.is_file()}
+    assert after == before

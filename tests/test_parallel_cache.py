@@ -499,15 +499,25 @@ def test_two_files_edited_take_the_full_build(built: tuple[Path, Path], tmp_path
     assert tree(out) == _fresh_tree(root, tmp_path)
 
 
-def test_output_changed_by_hand_is_not_spliced_into(
-    built: tuple[Path, Path], tmp_path: Path
-) -> None:
+def _refused(out: Path, *names: str) -> list[str]:
+    return [
+        f"{out}:1:1: error: {out} holds files this tool did not write, or that changed "
+        f"since it wrote them: {', '.join(names)}; it will not be replaced: move them out "
+        "of it; choose another --out folder"
+    ]
+
+
+def test_output_changed_by_hand_is_not_spliced_into_nor_lost(built: tuple[Path, Path]) -> None:
+    """A page edited by hand in site/ is not the tool's to replace: the build refuses."""
     root, out = built
     _spoil(out / "pages/page-00007/index.html")
+    edited = tree(out)
     _add_prose(root)
-    result = build(root, out, cache=True)
-    assert result.site is not None, "a changed output must be written afresh"
-    assert tree(out) == _fresh_tree(root, tmp_path)
+    result = run(Options(root=root, out=out, cache=True))
+    assert [d.format() for d in result.report.errors] == _refused(
+        out, "pages/page-00007/index.html"
+    )
+    assert tree(out) == edited
 
 
 def test_other_options_take_the_full_build(built: tuple[Path, Path]) -> None:
@@ -549,12 +559,21 @@ def test_unchanged_outputs_are_linked_from_the_old_folder(
     assert tree(out) == _fresh_tree(root, tmp_path)
 
 
-def test_output_edited_by_hand_is_rendered_again_not_kept(
+def test_output_edited_by_hand_is_neither_kept_nor_lost(
     built: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    """Refused while it is there; moved out, the page is rendered again."""
     root, out = built
-    _spoil(out / "pages/page-00003/index.html")
+    page = out / "pages/page-00003/index.html"
+    _spoil(page)
+    edited = tree(out)
     (root / "content/sources.yaml").touch()  # something changed: a full build
+    result = run(Options(root=root, out=out, cache=True))
+    assert [d.format() for d in result.report.errors] == _refused(
+        out, "pages/page-00003/index.html"
+    )
+    assert tree(out) == edited
+    page.unlink()  # the writer moves their edit out
     result = build(root, out, cache=True)
     assert "pages/page-00003/index.html" in result.rerendered
     assert tree(out) == _fresh_tree(root, tmp_path)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from sitegen.write import MARKER, OutputFolder, refuse_output, stat_of
+from sitegen.write import MARKER, OutputFolder, checksum, refuse_output, stat_of
 
 
 @pytest.fixture
@@ -94,10 +96,50 @@ def test_accepts_an_empty_folder(root: Path) -> None:
 
 
 def test_accepts_a_previous_output(root: Path) -> None:
-    (root / "site").mkdir()
-    (root / "site" / MARKER).write_text("made by sitegen")
-    (root / "site/index.html").write_text("old")
+    write_site(root / "site", {"index.html": b"old", "a/b.html": b"B"}, {})
     assert refuse_output(root / "site", root) is None
+
+
+def test_refuses_an_output_of_an_older_version_that_listed_nothing(root: Path) -> None:
+    (root / "site").mkdir()
+    (root / "site" / MARKER).write_text("made by sitegen; replaced whole on every build\n")
+    (root / "site/index.html").write_text("old")
+    assert refuse_output(root / "site", root) == (
+        f"{root / 'site'} was made by an older version of this tool, which did not list its "
+        "files; it will not be replaced: delete it once if it holds only a built site"
+    )
+
+
+def test_refuses_a_copy_of_the_site_with_files_beside_it(root: Path, tmp_path: Path) -> None:
+    """`cp -a site/. /var/www/` copies the marker: what was there already is not ours."""
+    write_site(root / "site", {"index.html": b"home", "about/index.html": b"about"}, {})
+    www = tmp_path / "www"
+    shutil.copytree(root / "site", www)
+    (www / "uploads").mkdir()
+    (www / "uploads/invoice-2018.pdf").write_bytes(b"%PDF")
+    (www / ".well-known").mkdir()
+    (www / ".well-known/security.txt").write_text("Contact: x\n")
+    (www / "old-link").symlink_to("index.html")
+    assert refuse_output(www, root) == (
+        f"{www} holds files this tool did not write, or that changed since it wrote them: "
+        ".well-known/security.txt, old-link, uploads/invoice-2018.pdf; it will not be "
+        "replaced: move them out of it"
+    )
+    for name in ("uploads/invoice-2018.pdf", ".well-known/security.txt", "old-link"):
+        (www / name).unlink()
+    assert refuse_output(www, root) is None  # a copy of ours alone: the digests match
+
+
+def test_refuses_an_output_changed_by_hand_and_names_at_most_five(root: Path) -> None:
+    files = {f"p{n}/index.html": b"page %d" % n for n in range(8)}
+    write_site(root / "site", files, {})
+    for n in range(7):
+        (root / f"site/p{n}/index.html").write_bytes(b"edited %d" % n)
+    assert refuse_output(root / "site", root) == (
+        f"{root / 'site'} holds files this tool did not write, or that changed since it "
+        "wrote them: p0/index.html, p1/index.html, p2/index.html, p3/index.html, "
+        "p4/index.html and 2 more; it will not be replaced: move them out of it"
+    )
 
 
 # OutputFolder
@@ -135,7 +177,14 @@ def test_writes_files_and_copies(root: Path) -> None:
     assert written["index.html"] == b"<h1>Home</h1>"
     assert written["countries/japan/index.html"] == b"JP"
     assert written["style.css"] == b"body {}"
-    assert written[MARKER] == b"made by sitegen; replaced whole on every build\n"
+    assert json.loads(written[MARKER]) == {
+        "format": "sitegen-output-2",
+        "files": {
+            "countries/japan/index.html": checksum(b"JP"),
+            "index.html": checksum(b"<h1>Home</h1>"),
+            "style.css": checksum(b"body {}"),
+        },
+    }
     assert refuse_output(out, root) is None
 
 
@@ -143,10 +192,8 @@ def test_replaces_the_previous_output_whole(root: Path) -> None:
     out = root / "site"
     write_site(out, {"index.html": b"old", "stray/old.html": b"stray"}, {})
     write_site(out, {"index.html": b"new"}, {})
-    assert tree(out) == {
-        MARKER: b"made by sitegen; replaced whole on every build\n",
-        "index.html": b"new",
-    }
+    assert sorted(tree(out)) == [MARKER, "index.html"]
+    assert tree(out)["index.html"] == b"new"
 
 
 def test_leaves_no_temporary_folders(root: Path) -> None:
