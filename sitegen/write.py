@@ -10,10 +10,13 @@ site/ elsewhere copies the marker too: the files added beside it are still not o
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -145,15 +148,19 @@ class OutputFolder:
     old folder instead of written (`keep`), but only if that file is still as the last
     build left it (same size and modification time); otherwise it is rendered again.
     If anything fails, `discard` removes the new folder and the old one is untouched.
+    The swap exchanges the two folders in one step where the system can (Linux's
+    renameat2), so at every instant the output folder is the whole old tree or the whole
+    new one; the old tree is then removed. What an interrupted build left beside the
+    output folder (its new tree, or the old one it had not removed yet) is removed by
+    the next build, once the process that made it is gone.
     """
 
     def __init__(self, out: Path) -> None:
         self.out = out.resolve()
         self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
         self._old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
-        for leftover in (self.tmp, self._old):
-            if leftover.exists():
-                shutil.rmtree(leftover)
+        for leftover in _leftovers(self.out):
+            shutil.rmtree(leftover, ignore_errors=True)
         self.tmp.mkdir(parents=True)
         self._made: set[str] = {""}  # folders made so far: one mkdir each, not one per file
         self.names: dict[str, None] = {}  # every file put in, in order
@@ -210,12 +217,14 @@ class OutputFolder:
         """List every file put in, in the marker, and swap the new folder in for the old
         one (refuse_output has made sure it holds only what a build wrote)."""
         write_marker(self.tmp, {rel: self.digests[rel] for rel in self.names})
-        if self.out.exists():
+        if not self.out.exists():
+            self.tmp.rename(self.out)
+        elif exchange(self.tmp, self.out):  # the old tree is now at tmp
+            shutil.rmtree(self.tmp)
+        else:  # no atomic exchange here: two renames, with an instant between them
             self.out.rename(self._old)
             self.tmp.rename(self.out)
             shutil.rmtree(self._old)
-        else:
-            self.tmp.rename(self.out)
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -228,3 +237,51 @@ def write_marker(folder: Path, digests: Mapping[str, str]) -> None:
     tmp = folder / f"{MARKER}.tmp-{os.getpid()}"
     tmp.write_text(text + "\n", "utf-8")
     os.replace(tmp, folder / MARKER)
+
+
+def _leftovers(out: Path) -> list[Path]:
+    """The folders beside `out` that builds made and that their process no longer needs:
+    this process's, and those of processes that are gone (killed, interrupted)."""
+    found = []
+    for kind in ("tmp", "old"):
+        for path in out.parent.glob(f".{out.name}.{kind}-*"):
+            pid = path.name.rpartition("-")[2]
+            if path.is_symlink() or not path.is_dir() or not pid.isdigit():
+                continue
+            if int(pid) == os.getpid() or not _alive(int(pid)):
+                found.append(path)
+    return sorted(found)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux's renameat2 with RENAME_EXCHANGE); False where
+    the system or the file system cannot, and nothing was done."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except AttributeError:  # a C library older than glibc 2.28
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    done = renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))

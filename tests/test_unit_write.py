@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from sitegen import write
 from sitegen.write import MARKER, OutputFolder, checksum, refuse_output, stat_of
 
 
@@ -269,3 +272,60 @@ def test_discarded_folder_leaves_the_old_one_untouched(root: Path) -> None:
     folder.discard()
     assert tree(out)["index.html"] == b"old"
     assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+
+
+def test_the_swap_is_one_exchange_and_leaves_nothing_beside(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At no instant is there no output folder: the two trees are exchanged in one step."""
+    out = root / "site"
+    write_site(out, {"index.html": b"old"}, {})
+    calls: list[tuple[Path, Path, bool]] = []
+    real = write.exchange
+
+    def spy(a: Path, b: Path) -> bool:
+        done = real(a, b)
+        calls.append((a, b, done))
+        assert b.is_dir() and (b / "index.html").read_bytes() == (b"new" if done else b"old")
+        return done
+
+    monkeypatch.setattr(write, "exchange", spy)
+    inode = (root / "site").stat().st_ino
+    write_site(out, {"index.html": b"new"}, {})
+    assert [(a.name, b.name, done) for a, b, done in calls] == [
+        (f".site.tmp-{os.getpid()}", "site", True)
+    ]
+    assert tree(out)["index.html"] == b"new"
+    assert (root / "site").stat().st_ino != inode
+    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+
+
+def test_without_an_exchange_two_renames_still_give_the_new_tree(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = root / "site"
+    write_site(out, {"index.html": b"old"}, {})
+    monkeypatch.setattr(write, "exchange", lambda a, b: False)
+    write_site(out, {"index.html": b"new"}, {})
+    assert tree(out)["index.html"] == b"new"
+    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+
+
+def test_what_an_interrupted_build_left_is_removed_by_the_next(root: Path) -> None:
+    """A build killed mid-way leaves its new tree, or the old one, beside site/: the next
+    build removes them once their process is gone, and leaves a running build's alone."""
+    out = root / "site"
+    write_site(out, {"index.html": b"old"}, {})
+    dead = subprocess.Popen(["true"])  # a process that has ended
+    dead.wait()
+    for name in (f".site.tmp-{dead.pid}", f".site.old-{dead.pid}", f".site.tmp-{os.getppid()}"):
+        (root / name).mkdir()
+        (root / name / "index.html").write_text("left")
+    write_site(out, {"index.html": b"new"}, {})
+    assert sorted(p.name for p in root.iterdir()) == [
+        f".site.tmp-{os.getppid()}",  # its process runs: perhaps a build of its own
+        "content",
+        "site",
+        "static",
+        "templates",
+    ]
