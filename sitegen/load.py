@@ -17,7 +17,7 @@ from typing import Any
 
 from . import urls
 from .errors import Diagnostic, Location, Report, printable
-from .layout import CONTENT, STATIC, TEMPLATES
+from .layout import CONTENT, STATIC, TEMPLATES, not_content
 from .yamldoc import YamlDoc, parse_yaml
 
 FRONT_MATTER_FENCE = "---"
@@ -235,18 +235,18 @@ def _walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
                 if linked:
                     if not _linked_folder(root, Path(entry.path), seen, report):
                         continue
-                elif name.startswith(".") or _bad_name(name, rel, report):
+                elif not_content(name) or _bad_name(name, rel, report):
                     continue
                 else:
                     seen.add(Path(entry.path).resolve())
-                if not name.startswith("."):
+                if not not_content(name):
                     todo.append(entry.path)
                 continue
             if linked and not _in_sources(root, Path(entry.path)):
                 report.error(Location(rel), _LINK_OUT, _COPY_FILE)
                 continue
-            if name.startswith(".") or name.endswith("~"):
-                continue  # hidden files and editors' backup and swap files
+            if not_content(name):
+                continue  # hidden files and editors' swap, backup and temporary files
             if _bad_name(name, rel, report):
                 continue
             try:

@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from .layout import not_content
+
 IN_MODIFY_ATTRIB = 0x00000004
 IN_CLOSE_WRITE = 0x00000008
 IN_MOVED_FROM = 0x00000040
@@ -28,6 +30,7 @@ IN_DELETE_SELF = 0x00000400
 IN_MOVE_SELF = 0x00000800
 IN_ISDIR = 0x40000000
 IN_Q_OVERFLOW = 0x00004000
+IN_ONLYDIR = 0x01000000
 MASK = (
     IN_CLOSE_WRITE
     | IN_MOVED_FROM
@@ -41,13 +44,18 @@ MASK = (
 _EVENT = struct.Struct("iIII")
 
 
-def _ignored(name: str) -> bool:
-    """Editors' swap, backup and temporary files are not content."""
-    return (
-        name.startswith((".", "#"))
-        or name.endswith(("~", ".swp", ".swx", ".tmp"))
-        or name == "4913"  # vim's write test
-    )
+ROOT_MASK = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR
+
+
+def _written_after(path: Path) -> bool:
+    """Whether a file just created is still being written (its IN_CLOSE_WRITE comes
+    later): it has bytes and one name. A hard link (`ln a.md b.md`) is complete at once,
+    and no write follows it."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return info.st_size > 0 and info.st_nlink == 1
 
 
 class InotifyWatcher:
@@ -60,19 +68,30 @@ class InotifyWatcher:
         if self._fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1 failed")
         self.root = root
+        self._folders = frozenset(folders)
         self._dirs: dict[int, Path] = {}
-        for folder in folders:
+        # The project folder itself, for its source folders: one moved away and another
+        # put in its place (mv content content.old; cp -r ...) is watched anew.
+        self._root_wd = libc.inotify_add_watch(self._fd, os.fsencode(root), ROOT_MASK)
+        for folder in self._folders:
             self._add_tree(root / folder)
 
     def _add_tree(self, folder: Path) -> None:
         if not folder.is_dir():
             return
         for path in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
-            if any(_ignored(part) for part in path.relative_to(self.root).parts):
+            if any(not_content(part) for part in path.relative_to(self.root).parts):
                 continue
             wd = self._libc.inotify_add_watch(self._fd, os.fsencode(path), MASK)
             if wd >= 0:
                 self._dirs[wd] = path
+
+    def _drop_tree(self, folder: Path) -> None:
+        """Stop watching the folders that were under `folder` (they moved away with it)."""
+        for wd, path in list(self._dirs.items()):
+            if path == folder or path.is_relative_to(folder):
+                self._libc.inotify_rm_watch(self._fd, wd)
+                del self._dirs[wd]
 
     def read(self, timeout: float | None) -> list[str] | None:
         """Changed paths (project-relative), [] on timeout; None means 'rescan all'."""
@@ -91,14 +110,21 @@ class InotifyWatcher:
             offset += _EVENT.size + length
             if mask & IN_Q_OVERFLOW:
                 return None
+            name = raw_name.rstrip(b"\0").decode(errors="replace")
+            if wd == self._root_wd:
+                if name in self._folders:  # a source folder came, went or was replaced
+                    self._drop_tree(self.root / name)
+                    if mask & (IN_CREATE | IN_MOVED_TO):
+                        self._add_tree(self.root / name)
+                    return None  # every file may have changed: look at all of them
+                continue
             folder = self._dirs.get(wd)
             if folder is None:
                 continue
-            name = raw_name.rstrip(b"\0").decode(errors="replace")
             if mask & (IN_DELETE_SELF | IN_MOVE_SELF):
                 self._dirs.pop(wd, None)
                 continue
-            if not name or _ignored(name):
+            if not name or not_content(name):
                 continue
             path = folder / name
             if mask & IN_ISDIR:
@@ -109,7 +135,7 @@ class InotifyWatcher:
                     )
                 changed.append(path.relative_to(self.root).as_posix())
                 continue
-            if mask & IN_CREATE and path.is_file() and path.stat().st_size > 0:
+            if mask & IN_CREATE and _written_after(path):
                 continue  # a real write follows with IN_CLOSE_WRITE
             changed.append(path.relative_to(self.root).as_posix())
         return changed
@@ -133,7 +159,7 @@ class PollingWatcher:
             if base.is_dir():
                 for path in base.rglob("*"):
                     rel = path.relative_to(self.root).as_posix()
-                    if path.is_file() and not any(_ignored(p) for p in Path(rel).parts):
+                    if path.is_file() and not any(not_content(p) for p in Path(rel).parts):
                         st = path.stat()
                         found[rel] = (st.st_mtime_ns, st.st_size)
         return found

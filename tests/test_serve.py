@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import threading
 import time
 import urllib.error
@@ -177,3 +178,57 @@ def test_a_page_requested_during_a_rebuild_waits_for_its_new_version(tmp_path: P
         assert status == 200 and "<!-- new -->" in body
     finally:
         running.stop()
+
+
+def test_watching_lasts_through_a_folder_moved_away_and_put_back(preview) -> None:
+    """`mv content content.old`, then a copy put back: edits after that are still seen."""
+    site, running = preview
+    url = running.url + "about/"
+    content = site.root / "content"
+    content.rename(site.root / "content.old")
+    wait_for(lambda: "sitegen-errors" in fetch(url)[1])  # no content: the build says so
+    shutil.copytree(site.root / "content.old", content)
+    wait_for(lambda: "sitegen-errors" not in fetch(url)[1])
+    about = content / "about.md"
+    about.write_text(about.read_text().replace("Every fact", "Restored fact"))
+    wait_for(lambda: "Restored fact" in fetch(url)[1])
+    # the folder moved away is no longer watched: its edits change nothing
+    old = site.root / "content.old/about.md"
+    version = settled(running)
+    old.write_text(old.read_text().replace("Every fact", "Old fact"))
+    time.sleep(1)
+    assert running.snapshot.version == version
+
+
+def test_a_page_added_as_a_hard_link_is_seen_at_once(preview) -> None:
+    site, running = preview
+    os.link(site.root / "content/about.md", site.root / "content/linked.md")
+    wait_for(lambda: fetch(running.url + "linked/")[0] == 200)
+
+
+def settled(running: BackgroundPreview) -> int:
+    """The snapshot's version once no rebuild has changed it for half a second (a page
+    in view is published before its build ends; the build's end is published too)."""
+    version, since = running.snapshot.version, time.monotonic()
+    while time.monotonic() - since < 0.5:
+        time.sleep(0.02)
+        if running.snapshot.version != version:
+            version, since = running.snapshot.version, time.monotonic()
+    return version
+
+
+def test_editor_leftovers_are_neither_published_nor_a_reason_to_rebuild(preview) -> None:
+    site, running = preview
+    version = settled(running)
+    leftovers = ("4913", "#about.md#", ".#about.md", "about.md~", "about.md.tmp", ".a.swp")
+    for name in leftovers:
+        site.write(f"static/{name}", "editor state\n")
+        site.write(f"content/{name}", "editor state\n")
+    time.sleep(1)
+    assert running.snapshot.version == version  # no rebuild
+    site.write("static/real.txt", "real\n")  # a real file: a rebuild, without the leftovers
+    wait_for(lambda: "real.txt" in running.snapshot.files)
+    assert not set(leftovers) & set(running.snapshot.files)
+    assert site.build().code == 0
+    published = {p.name for p in (site.root / "site").iterdir()}
+    assert "real.txt" in published and not set(leftovers) & published
