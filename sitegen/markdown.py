@@ -43,6 +43,11 @@ from .errors import Diagnostic, Location
 from .sanitise import DEFAULT_MODE, Sanitiser, html_depth_exceeded, settings_key
 
 CITATION_RE = r"\[(@[A-Za-z0-9][\w.:-]*(?:\s*;\s*@[A-Za-z0-9][\w.:-]*)*)\]"
+# What a writer meant as a citation and got wrong ([@a;;@b], [-@a], [@ a], an unclosed
+# [@a): matched after the citations proper, which are gone from the text by then.
+# (Not a link's text, [@name](url) or [@name][ref]: those stay links. An unclosed one
+# ends at the line's end or where what was matched already begins: \x02, a placeholder.)
+BAD_CITATION_RE = r"\[\s*-?\s*@[^\]\n\x02]{0,200}(?:\](?![(\[])|(?=[\n\x02]|$))"
 SAFE_SCHEMES = ("http", "https", "mailto")
 
 
@@ -184,6 +189,7 @@ class _State:
         self.citations: list[tuple[str, tuple[str, ...]]] = []  # matched text, ids
         self.links: list[tuple[str, str, str]] = []  # raw href, target, anchor
         self.problems: list[tuple[str, str, str]] = []  # raw href, message, hint
+        self.bad_citations: list[str] = []  # as written
         self.ids: set[str] = set()
         self.page_url = ""
         self.content_dir = ""
@@ -214,6 +220,18 @@ class _CitationProcessor(InlineProcessor):
             anchor.text = str(number)
             anchor.tail = ", " if position < len(ids) - 1 else "]"
         return sup, m.start(0), m.end(0)
+
+
+class _BadCitationProcessor(InlineProcessor):
+    """Note a malformed citation, and leave it as the text it is."""
+
+    def __init__(self, state: _State) -> None:
+        super().__init__(BAD_CITATION_RE)
+        self.state = state
+
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[str, int, int]:
+        self.state.bad_citations.append(m.group(0).rstrip())
+        return m.group(0), m.start(0), m.end(0)
 
 
 class _LinkProcessor(Treeprocessor):
@@ -305,6 +323,7 @@ class _ExplainerExtension(Extension):
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:
         md.inlinePatterns.register(_CitationProcessor(self.state), "citation", 175)
+        md.inlinePatterns.register(_BadCitationProcessor(self.state), "bad_citation", 174)
         md.treeprocessors.register(_LinkProcessor(md, self.state), "content_links", 4)
         md.treeprocessors.register(_IdCollector(md, self.state), "collect_ids", -10)
 
@@ -383,17 +402,30 @@ class MarkdownRenderer:
             Heading(item["id"], item["name"], item["level"], locate.find(item["name"]))
             for item in _flatten(self._md)
         )
-        diagnostics = tuple(
-            Diagnostic(locate.find(f"({raw}"), "error", message, hint)
-            for raw, message, hint in state.problems
-        ) + tuple(
-            Diagnostic(
-                locate.find(raw),
-                "warning",
-                f"link to '{raw}' in raw HTML is not rewritten or checked",
-                f"write it as a Markdown link, [text]({raw}), to link to that page",
+        diagnostics = (
+            tuple(
+                Diagnostic(locate.find(f"({raw}"), "error", message, hint)
+                for raw, message, hint in state.problems
             )
-            for raw in raw_links
+            + tuple(
+                Diagnostic(
+                    locate.find(raw),
+                    "error",
+                    f"malformed citation '{raw}'",
+                    "write [@id], or [@id; @other] for several: @ right before each id, "
+                    "ids apart by one ;, and the ] that closes it",
+                )
+                for raw in state.bad_citations
+            )
+            + tuple(
+                Diagnostic(
+                    locate.find(raw),
+                    "warning",
+                    f"link to '{raw}' in raw HTML is not rewritten or checked",
+                    f"write it as a Markdown link, [text]({raw}), to link to that page",
+                )
+                for raw in raw_links
+            )
         )
         return Document(
             packed=pack(html),
