@@ -228,7 +228,10 @@ def _walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
                 "check that it exists and that you may read it",
             )
             continue
+        clashing = _same_but_for_case(entries, prefix, report)
         for entry in entries:
+            if entry.name in clashing:
+                continue
             name, rel = entry.name, entry.path[prefix:].replace(os.sep, "/")
             linked = entry.is_symlink()
             if entry.is_dir():
@@ -272,21 +275,57 @@ _BAD_CHARACTER = re.compile(r"[\\\x00-\x1f\x7f]")
 
 
 def _bad_name(name: str, rel: str, report: Report) -> bool:
-    """Report a name no output can carry safely: backslashes, control characters, non-UTF-8."""
+    """Report a name no output can carry safely: backslashes, control characters,
+    non-UTF-8, and names Windows cannot hold (CON.md, trail..md), where the site may be
+    checked out or served from."""
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
         problem = "is not valid UTF-8"
     else:
-        if not _BAD_CHARACTER.search(name):
+        if _BAD_CHARACTER.search(name):
+            problem = "has a backslash or a control character"
+        elif name.split(".")[0].upper() in _RESERVED:
+            problem = f"'{name.split('.')[0]}' is a device on Windows: no file there can have it"
+        elif name.rsplit(".", 1)[0].endswith((".", " ")) or name.endswith((".", " ")):
+            problem = "ends a part in a dot or a space, which Windows drops"
+        else:
             return False
-        problem = "has a backslash or a control character"
     report.error(
         Location(printable(rel)),
         f"the name {problem}",
         "rename it with letters, digits, hyphens, underscores and dots",
     )
     return True
+
+
+# Windows's device names, with any extension (CON.md is CON there).
+_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL"} | {f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)}
+)
+
+
+def _same_but_for_case(entries: list[os.DirEntry[str]], prefix: int, report: Report) -> set[str]:
+    """Names in one folder that differ only in case (How-We-Source.md, how-we-source.md):
+    one file on macOS and Windows. Each after the first is reported, and left out."""
+    seen: dict[str, str] = {}
+    clashing = set()
+    for entry in entries:
+        if not_content(entry.name):
+            continue
+        key = entry.name.casefold()
+        if key in seen:
+            rel = entry.path[prefix:].replace(os.sep, "/")
+            report.error(
+                Location(printable(rel)),
+                f"the name differs from '{printable(seen[key])}' only in case: one file on "
+                "macOS and Windows",
+                "rename one of them",
+            )
+            clashing.add(entry.name)
+        else:
+            seen[key] = entry.name
+    return clashing
 
 
 def _linked_folder(root: Path, path: Path, seen: set[Path], report: Report) -> bool:

@@ -383,3 +383,32 @@ def test_missing_content_folder(tmp_path: Path) -> None:
         "content/site.yaml:1:1: error: missing settings file; create content/site.yaml with "
         "title, description, language, base_url, publisher and licence",
     ]
+
+
+def test_names_that_break_on_other_systems_are_refused(project: Path) -> None:
+    """One file on macOS and Windows, or none at all there: refused with a hint."""
+    write(project, "content/how-we-source.md", "---\ntitle: A\n---\n")
+    write(project, "content/How-We-Source.md", "---\ntitle: B\n---\n")
+    write(project, "content/CON.md", "---\ntitle: C\n---\n")
+    write(project, "content/trail..md", "---\ntitle: D\n---\n")
+    write(project, "static/lpt1.txt", "x\n")
+    write(project, "static/Img/b.svg", "x\n")  # beside static/img
+    loaded, report = load(project)
+    rename = "rename it with letters, digits, hyphens, underscores and dots"
+    assert messages(report) == [
+        "content/CON.md:1:1: error: the name 'CON' is a device on Windows: no file there "
+        f"can have it; {rename}",
+        "content/how-we-source.md:1:1: error: the name differs from 'How-We-Source.md' only "
+        "in case: one file on macOS and Windows; rename one of them",
+        "content/trail..md:1:1: error: the name ends a part in a dot or a space, which "
+        f"Windows drops; {rename}",
+        "static/img:1:1: error: the name differs from 'Img' only in case: one file on macOS "
+        "and Windows; rename one of them",
+        "static/lpt1.txt:1:1: error: the name 'lpt1' is a device on Windows: no file there "
+        f"can have it; {rename}",
+    ]
+    assert sorted(p.path for p in loaded.pages) == [
+        "content/How-We-Source.md",
+        "content/countries/japan.md",
+        "content/index.md",
+    ]
