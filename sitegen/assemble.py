@@ -7,6 +7,7 @@ every problem it finds (unknown fields, bad values, unknown ids, duplicate URLs,
 from __future__ import annotations
 
 import difflib
+import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from types import MappingProxyType
@@ -122,6 +123,11 @@ class Reuse:
 _NONE = object()
 
 
+# Ids the engine makes by number on the sources page as on every page: references,
+# citations, footnotes. A source's id is its anchor there.
+_GENERATED_PATTERN = re.compile(r"ref-\d+|cite-\d+-\d+|fn(ref)?:.*")
+
+
 def closest(word: str, choices: Iterable[str]) -> str:
     """A hint naming the nearest known values (by spelling, or sharing a prefix)."""
     choices = sorted(choices)
@@ -153,6 +159,13 @@ def _sources(doc: YamlDoc | None, report: Report) -> dict[str, Source]:
         if values is None:
             continue
         source = Source(location=doc.at((index,)), **values)
+        if source.id in GENERATED_IDS or _GENERATED_PATTERN.fullmatch(source.id):
+            report.error(
+                doc.at((index, "id")),
+                f"source id '{source.id}' is an id the pages use for something else",
+                "choose another id",
+            )
+            continue
         if source.id in sources:
             first = sources[source.id].location
             report.error(
@@ -294,16 +307,25 @@ def _page_anchors(
     reserved: frozenset[str] = GENERATED_IDS,
 ) -> frozenset[str]:
     ids = set(document.ids) if document else set()
+    generated = set(extra)
     if document:
+        taken = reserved | generated
         for heading in document.headings:
-            if heading.id in reserved:
+            if heading.id in taken:
                 report.error(
                     heading.location,
                     f"heading '{heading.text}' takes the id '{heading.id}', "
-                    "which the page template uses",
+                    "which the page gives to something it generates (a section, a measure, "
+                    "a reference, a country or a source)",
                     "rename the heading, or give it an id with {#other-id}",
                 )
-    return frozenset(ids | set(extra) | {"main"})
+        for other in sorted(ids & taken - {h.id for h in document.headings}):
+            report.error(
+                Location(path),
+                f"the id '{other}' set in the text is one the page gives to something it generates",
+                "choose another id in {#...}",
+            )
+    return frozenset(ids | generated | {"main"})
 
 
 def assemble(

@@ -7,6 +7,7 @@ Exit status: 0 success, 1 content errors, 2 usage errors (argparse's own convent
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -129,13 +130,18 @@ def command_line(root: Path | None = None) -> NoReturn:
     Ctrl-C ends the build with exit status 130, as shells give it; the output folder
     then holds the last build that finished: the old one, or this one if it was
     interrupted while saving its cache (the build's own cleanup has run by then).
-    Another exception (a bug, or argparse's exit) leaves the usual way.
+    Once the work is done, Ctrl-C no longer interrupts: the process only exits, with the
+    work's status (else a Ctrl-C during the interpreter's teardown printed Python's own
+    "Exception ignored" lines). Another exception (a bug, or argparse's exit) leaves the
+    usual way.
     """
     try:
         code = main(root=root)
     except KeyboardInterrupt:
-        print("\ninterrupted; the output folder holds the last finished build", file=sys.stderr)
         code = EXIT_INTERRUPTED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if code == EXIT_INTERRUPTED:
+        print("\ninterrupted; the output folder holds the last finished build", file=sys.stderr)
     sys.exit(code)
 
 
