@@ -92,23 +92,30 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
     try:
         result = build(options)
     except WorkerError as exc:  # killed (out of memory?), or an engine bug
-        out = "site/" if options.out == root / "site" else str(options.out)
-        print(f"\nerror: {exc.summary()}; {out} was left as it was", file=sys.stderr)
+        print(
+            f"\nerror: {exc.summary()}; {_shown(options, root)} was left as it was", file=sys.stderr
+        )
         print("try again with --jobs 1; if it happens again, please report it", file=sys.stderr)
         return EXIT_INTERNAL
     if options.progress is not None:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     print_report(result.report)
     if not result.ok:
-        out = "site/" if options.out == root / "site" else str(options.out)
         print(
-            f"build failed; {out} was left as it was" if command == "build" else "check failed",
+            f"build failed; {_shown(options, root)} was left as it was"
+            if command == "build"
+            else "check failed",
             file=sys.stderr,
         )
         return EXIT_CONTENT
     seconds = time.perf_counter() - started
     print(summary(command, result, options.out, seconds))
     return EXIT_OK
+
+
+def _shown(options: Options, root: Path) -> str:
+    """The output folder as messages name it: site/, or the --out path given."""
+    return "site/" if options.out == root / "site" else str(options.out)
 
 
 def build(options: Options) -> Result:

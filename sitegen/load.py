@@ -183,11 +183,6 @@ def _visible_under(base: Path, path: Path) -> bool:
     return not any(part.startswith(".") for part in inner.parts)
 
 
-def _inside(root: Path, path: Path) -> bool:
-    """A source folder that is a link must lead inside the project, to no hidden folder."""
-    return _visible_under(root, path)
-
-
 def _in_sources(root: Path, path: Path) -> bool:
     """A link inside the source folders must lead inside one of them (not to the
     project's .git/config or .env, not to the next folder up)."""
@@ -207,7 +202,7 @@ def _walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
     for an empty one). One system call per folder (scandir) and one per file (its stat).
     """
     base = root / folder
-    if base.is_symlink() and not _inside(root, base):
+    if base.is_symlink() and not _visible_under(root, base):  # in the project, not hidden
         report.error(Location(folder), _FOLDER_OUT, _COPY_FOLDER)
         return {}
     if not base.is_dir():

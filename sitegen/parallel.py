@@ -110,14 +110,25 @@ class RenderJob:
 
 
 def _render(
-    job: RenderJob, indices: Sequence[int], reads: PageReads
+    job: RenderJob,
+    indices: Sequence[int],
+    reads: PageReads,
+    priority: Priority | None = None,
+    publish: bool = False,
 ) -> tuple[dict[str, Rendered], Report]:
     """Render the site's pages at `indices`. By index, not by URL: looking a page up
     touches that page alone, where a search of the site would touch every page, and so
-    copy the parent's memory into the worker (reference counts are writes)."""
+    copy the parent's memory into the worker (reference counts are writes).
+
+    `priority` (in this process only): each page is marked done, and with `publish`
+    handed to its publisher, before anything else happens to it."""
     report = Report()
     pages = [job.site.pages[i] for i in indices]
     rendered = render_pages(job.site, job.env, job.templates, report, pages, job.build, reads)
+    if priority is not None:
+        for page in pages:
+            made = rendered.get(page.output)
+            priority.done(page.output, made.body if made is not None else None, publish)
     if job.consume is not None:
         rendered = {output: job.consume(rendering) for output, rendering in rendered.items()}
     return rendered, report
@@ -180,7 +191,7 @@ def render_all(
         while left:
             index, asked = _next(job, left, priority)
             del left[index]
-            collect(_render_here(job, index, reads, priority, publish or asked))
+            collect(_render(job, [index], reads, priority, publish or asked))
     return {output: found[output] for output in outputs if output in found}
 
 
@@ -192,19 +203,3 @@ def _next(job: RenderJob, left: dict[int, None], priority: Priority | None) -> t
             if job.site.pages[index].output == asked:
                 return index, True
     return next(iter(left)), False
-
-
-def _render_here(
-    job: RenderJob, index: int, reads: PageReads, priority: Priority | None, publish: bool
-) -> tuple[dict[str, Rendered], Report]:
-    """Render one page in this process; with `publish`, hand it to the priority's
-    publisher before anything else happens to it."""
-    report = Report()
-    page = job.site.pages[index]
-    rendered = render_pages(job.site, job.env, job.templates, report, [page], job.build, reads)
-    made = rendered.get(page.output)
-    if priority is not None:
-        priority.done(page.output, made.body if made is not None else None, publish)
-    if job.consume is not None:
-        rendered = {output: job.consume(rendering) for output, rendering in rendered.items()}
-    return rendered, report

@@ -39,10 +39,9 @@ from .layout import CONTENT, STATIC, TEMPLATES
 from .options import Options, Result
 from .write import (
     Stat,
-    as_left,
+    check_output,
     checksum,
     read_marker,
-    refuse_output,
     safe_target,
     stat_of,
     write_marker,
@@ -163,8 +162,8 @@ def attempt(options: Options) -> Result | Handoff:
         store = Store(options.root, found)
         state = load_state(store)
         manifest = state.manifest if state is not None else None
-        reason = refuse_output(options.out, options.root, manifest)
-        intact = manifest is not None and output_intact(options.out, manifest)
+        reason, intact = check_output(options.out, options.root, manifest)
+        intact = intact and manifest is not None
         scanning.join()
         inputs = scanned["inputs"]
         if reason:
@@ -251,12 +250,6 @@ def scan(root: Path, folders: Iterable[str] = (CONTENT, TEMPLATES, STATIC)) -> d
                 stat = (stat[0], stat[1], -1, stat[3])
             found[entry.path[prefix:].replace(os.sep, "/")] = stat
     return found
-
-
-def output_intact(out: Path, manifest: dict[str, Stat]) -> bool:
-    """Whether every output file the last build wrote is still as it left it."""
-    base = f"{out}{os.sep}"
-    return all(as_left(base + rel, was) for rel, was in manifest.items())
 
 
 def changed_inputs(before: dict[str, Stat], now: dict[str, Stat]) -> list[str]:

@@ -29,39 +29,46 @@ SHOWN = 5  # files named in a refusal; the rest are counted
 
 
 def refuse_output(out: Path, root: Path, stats: Mapping[str, Stat] | None = None) -> str | None:
-    """Why `out` may not be used as the output folder, or None if it may.
+    """Why `out` may not be used as the output folder, or None if it may."""
+    return check_output(out, root, stats)[0]
 
-    `stats`: the Stat of each file the last build left (its cache's), so that a file
-    still as it was is not read again to compare its digest.
-    """
+
+def check_output(
+    out: Path, root: Path, stats: Mapping[str, Stat] | None = None
+) -> tuple[str | None, bool]:
+    """Why `out` may not be used as the output folder (None if it may), and whether it
+    is exactly as the last build left it: every file of `stats` (the Stat of each file
+    the last build left, from its cache) still has its Stat. One look at each file
+    answers both; a file still as it was is not read again to compare its digest."""
     out, root = out.resolve(), root.resolve()
+    stats = stats or {}
     protected = [root, *(root / name for name in SOURCE_FOLDERS)]
     for folder in protected:
         if out == folder or folder.is_relative_to(out):
-            return f"the output folder {out} would replace {folder}"
+            return f"the output folder {out} would replace {folder}", False
         if out.is_relative_to(folder) and folder != root:
-            return f"the output folder {out} is inside the source folder {folder}"
+            return f"the output folder {out} is inside the source folder {folder}", False
     if out.exists() and not out.is_dir():
-        return f"the output path {out} is a file"
+        return f"the output path {out} is a file", False
     if not out.is_dir() or not any(out.iterdir()):
-        return None
+        return None, not stats
     if not (out / MARKER).exists():
-        return f"{out} exists and was not made by this tool; it will not be replaced"
+        return f"{out} exists and was not made by this tool; it will not be replaced", False
     written = read_marker(out)
     if written is None:
         return (
             f"{out} was made by an older version of this tool, which did not list its "
             "files; it will not be replaced: delete it once if it holds only a built site"
-        )
-    foreign = not_ours(out, written, stats or {})
+        ), False
+    foreign, as_left_by_stat = _survey(out, written, stats)
     if foreign:
         shown = ", ".join(foreign[:SHOWN])
         more = f" and {len(foreign) - SHOWN} more" if len(foreign) > SHOWN else ""
         return (
             f"{out} holds files this tool did not write, or that changed since it wrote "
             f"them: {shown}{more}; it will not be replaced: move them out of it"
-        )
-    return None
+        ), False
+    return None, as_left_by_stat == len(stats)
 
 
 def read_marker(out: Path) -> dict[str, str] | None:
@@ -77,10 +84,12 @@ def read_marker(out: Path) -> dict[str, str] | None:
     return {str(rel): str(digest) for rel, digest in files.items()}
 
 
-def not_ours(out: Path, written: Mapping[str, str], stats: Mapping[str, Stat]) -> list[str]:
+def _survey(
+    out: Path, written: Mapping[str, str], stats: Mapping[str, Stat]
+) -> tuple[list[str], int]:
     """Every file and link in `out` that the marker does not list as it is now (links
-    not followed), sorted, printable."""
-    found = []
+    not followed), sorted, printable; and how many files still have their Stat."""
+    found, by_stat = [], 0
     for dirpath, dirnames, filenames in os.walk(out):
         base = Path(dirpath)
         for name in [*filenames, *(d for d in dirnames if (base / d).is_symlink())]:
@@ -88,17 +97,14 @@ def not_ours(out: Path, written: Mapping[str, str], stats: Mapping[str, Stat]) -
             rel = path.relative_to(out).as_posix()
             if rel == MARKER:
                 continue
-            if not _as_written(path, written.get(rel), stats.get(rel)):
+            digest, was = written.get(rel), stats.get(rel)
+            if digest is None or path.is_symlink():
                 found.append(rel)
-    return sorted(printable(rel) for rel in found)
-
-
-def _as_written(path: Path, digest: str | None, was: Stat | None) -> bool:
-    """A file the marker lists, not a link, and (as its Stat shows, or its bytes) as the
-    build wrote it."""
-    if digest is None or path.is_symlink():
-        return False
-    return (was is not None and as_left(path, was)) or file_digest(path) == digest
+            elif was is not None and as_left(path, was):
+                by_stat += 1
+            elif file_digest(path) != digest:
+                found.append(rel)
+    return sorted(printable(rel) for rel in found), by_stat
 
 
 def file_digest(path: Path) -> str:

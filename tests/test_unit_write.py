@@ -148,6 +148,11 @@ def test_refuses_an_output_changed_by_hand_and_names_at_most_five(root: Path) ->
 # OutputFolder
 
 
+def nothing_beside(root: Path) -> bool:
+    """Nothing left beside site/: no temporary or old tree."""
+    return sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+
+
 def write_site(out: Path, files: dict[str, bytes], copies: dict[str, Path]) -> None:
     """Fill a new output folder and swap it in, as the pipeline does; discard on failure."""
     folder = OutputFolder(out)
@@ -217,7 +222,7 @@ def test_refuses_paths_outside_the_output(root: Path, bad: str) -> None:
     assert str(raised.value) == f"refusing to write outside the output folder: {bad!r}"
     assert tree(out) == before
     assert sorted(p.name for p in root.parent.iterdir()) == entries
-    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+    assert nothing_beside(root)
 
 
 def test_refuses_copies_outside_the_output(root: Path) -> None:
@@ -229,7 +234,7 @@ def test_refuses_copies_outside_the_output(root: Path) -> None:
     assert str(raised.value) == "refusing to write outside the output folder: '../style.css'"
     assert tree(out)["index.html"] == b"previous"
     assert not (root / "style.css").exists()
-    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+    assert nothing_beside(root)
 
 
 def test_failed_copy_keeps_previous_output(root: Path) -> None:
@@ -238,7 +243,7 @@ def test_failed_copy_keeps_previous_output(root: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write_site(out, {"index.html": b"new"}, {"gone.css": root / "static/gone.css"})
     assert tree(out)["index.html"] == b"previous"
-    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+    assert nothing_beside(root)
 
 
 def test_keeps_an_unchanged_file_by_hard_link(root: Path) -> None:
@@ -271,7 +276,7 @@ def test_discarded_folder_leaves_the_old_one_untouched(root: Path) -> None:
     folder.write("index.html", b"new")
     folder.discard()
     assert tree(out)["index.html"] == b"old"
-    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+    assert nothing_beside(root)
 
 
 def test_the_swap_is_one_exchange_and_leaves_nothing_beside(
@@ -297,7 +302,7 @@ def test_the_swap_is_one_exchange_and_leaves_nothing_beside(
     ]
     assert tree(out)["index.html"] == b"new"
     assert (root / "site").stat().st_ino != inode
-    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+    assert nothing_beside(root)
 
 
 def test_without_an_exchange_two_renames_still_give_the_new_tree(
@@ -308,7 +313,7 @@ def test_without_an_exchange_two_renames_still_give_the_new_tree(
     monkeypatch.setattr(write, "exchange", lambda a, b: False)
     write_site(out, {"index.html": b"new"}, {})
     assert tree(out)["index.html"] == b"new"
-    assert sorted(p.name for p in root.iterdir()) == ["content", "site", "static", "templates"]
+    assert nothing_beside(root)
 
 
 def test_what_an_interrupted_build_left_is_removed_by_the_next(root: Path) -> None:
