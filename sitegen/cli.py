@@ -16,7 +16,7 @@ from typing import NoReturn
 from . import __version__
 from .errors import Report, WorkerError
 from .options import Options, Result, default_jobs
-from .shortcut import attempt
+from .pipeline import run
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -119,15 +119,8 @@ def _shown(options: Options, root: Path) -> str:
 
 
 def build(options: Options) -> Result:
-    """One build as a new process makes it: a shortcut of shortcut.py when one applies,
-    else the whole pipeline, imported only then (in a fresh process, imports are most of
-    a shortcut's cost)."""
-    tried = attempt(options)
-    if isinstance(tried, Result):
-        return tried
-    from .pipeline import run
-
-    return run(options, tried.inputs, tried.state, tried.found)
+    """One build, as a new process makes it."""
+    return run(options)
 
 
 def command_line(root: Path | None = None) -> NoReturn:

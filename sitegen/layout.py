@@ -1,7 +1,8 @@
 """The folders of a project: its Markdown and YAML, its templates, its static files;
 and the names in them that are never the project's.
 
-Apart from load.py so that shortcut.py can scan them without importing the YAML parser.
+Apart from load.py so that the walk (inputs.py) and the watcher need not import the YAML
+parser.
 """
 
 CONTENT, TEMPLATES, STATIC = "content", "templates", "static"

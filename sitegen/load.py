@@ -7,17 +7,19 @@ This is the only stage that reads content from disk. It knows the layout of `con
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import stat
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import urls
-from .errors import Diagnostic, Location, Report, printable
-from .layout import CONTENT, STATIC, TEMPLATES, not_content
+from .errors import Diagnostic, Location, Report
+from .inputs import FOLDER_OUT, FileCache, FileKey, Inputs
+from .layout import CONTENT, STATIC, TEMPLATES
 from .yamldoc import YamlDoc, parse_yaml
 
 FRONT_MATTER_FENCE = "---"
@@ -42,6 +44,19 @@ class MarkdownFile:
         """The URL of the page it makes, which its relative links are written against."""
         return urls.url_for_content(self.path.removeprefix(f"{CONTENT}/")) or ""
 
+    def to_json(self) -> list[Any]:
+        return [self.path, self.front.to_json(), self.body, self.body_line, self.digest]
+
+    @classmethod
+    def from_json(cls, value: Any) -> MarkdownFile:
+        """From `to_json`; ValueError (or a TypeError) if it is not what it gives."""
+        path, front, body, body_line, digest = value
+        if not (isinstance(path, str) and isinstance(body, str) and isinstance(digest, str)):
+            raise ValueError("a Markdown file's path, body or digest is not text")
+        if type(body_line) is not int:
+            raise ValueError("a Markdown file's body line is not a number")
+        return cls(path, YamlDoc.from_json(front), body, body_line, digest)
+
 
 @dataclass(frozen=True)
 class Project:
@@ -54,47 +69,6 @@ class Project:
     pages: tuple[MarkdownFile, ...]
     templates: tuple[str, ...]
     static_files: tuple[str, ...]
-
-
-FileKey = tuple[int, int, int, int]
-
-
-@dataclass
-class FileCache:
-    """Files parsed by earlier builds, so an unchanged file is not read or parsed again.
-
-    A file counts as unchanged while its modification and inode change times, size and
-    inode are (an edit that puts the modification time back still moves the change
-    time); the preview server also forgets the paths its watcher reports.
-    """
-
-    entries: dict[str, tuple[FileKey, Any]] = field(default_factory=dict)
-
-    @staticmethod
-    def key(path: Path) -> FileKey | None:
-        try:
-            return FileCache.key_of(path.stat())
-        except OSError:
-            return None
-
-    @staticmethod
-    def key_of(info: os.stat_result) -> FileKey:
-        return (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
-
-    def get(self, rel: str, key: FileKey | None) -> Any:
-        entry = self.entries.get(rel)
-        return entry[1] if entry is not None and key is not None and entry[0] == key else None
-
-    def put(self, rel: str, key: FileKey | None, value: Any) -> None:
-        if key is not None:
-            self.entries[rel] = (key, value)
-
-    def forget(self, rel: str) -> None:
-        self.entries.pop(rel, None)
-
-
-def relpath(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix()
 
 
 def read_text(root: Path, rel: str, report: Report) -> str | None:
@@ -173,177 +147,33 @@ def split_front_matter(text: str, rel: str, report: Report) -> MarkdownFile | No
     return MarkdownFile(rel, front, body, index + 2, digest)
 
 
-def _visible_under(base: Path, path: Path) -> bool:
-    """Whether `path`, links resolved, is inside `base` (resolved) and names no hidden
-    file or folder there (.git, .env: never read, never published)."""
-    try:
-        inner = path.resolve().relative_to(base.resolve())
-    except ValueError:
-        return False
-    return not any(part.startswith(".") for part in inner.parts)
-
-
-def _in_sources(root: Path, path: Path) -> bool:
-    """A link inside the source folders must lead inside one of them (not to the
-    project's .git/config or .env, not to the next folder up)."""
-    return any(_visible_under(root / folder, path) for folder in (CONTENT, TEMPLATES, STATIC))
-
-
-def _walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
-    """The files under a project folder, sorted, each with its FileCache key; refuse
-    what cannot be read safely.
-
-    Refused, each with an error: a symbolic link in the folder, hidden or not, that
-    leads outside content/, templates/ and static/ or to a hidden file there (the
-    folder itself may be a link inside the project), a linked folder that loops back or is
-    already listed, anything but a regular file (a pipe would block the build, a broken
-    link could not be copied), a name with a backslash, a control character or bytes
-    that are not UTF-8, and a folder that cannot be listed (said as such, never taken
-    for an empty one). One system call per folder (scandir) and one per file (its stat).
-    """
-    base = root / folder
-    if base.is_symlink() and not _visible_under(root, base):  # in the project, not hidden
-        report.error(Location(folder), _FOLDER_OUT, _COPY_FOLDER)
-        return {}
-    if not base.is_dir():
-        return {}
-    found: dict[str, FileKey] = {}
-    seen = {base.resolve()}
-    prefix = len(str(root)) + 1
-    todo = [str(base)]
-    while todo:
-        here = todo.pop()
-        try:
-            with os.scandir(here) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError as exc:
-            report.error(
-                Location(printable(here[prefix:].replace(os.sep, "/"))),
-                f"the folder cannot be read: {exc.strerror or exc}",
-                "check that it exists and that you may read it",
-            )
-            continue
-        clashing = _same_but_for_case(entries, prefix, report)
-        for entry in entries:
-            if entry.name in clashing:
-                continue
-            name, rel = entry.name, entry.path[prefix:].replace(os.sep, "/")
-            linked = entry.is_symlink()
-            if entry.is_dir():
-                if linked:
-                    if not _linked_folder(root, Path(entry.path), seen, report):
-                        continue
-                elif not_content(name) or _bad_name(name, rel, report):
-                    continue
-                else:
-                    seen.add(Path(entry.path).resolve())
-                if not not_content(name):
-                    todo.append(entry.path)
-                continue
-            if linked and not _in_sources(root, Path(entry.path)):
-                report.error(Location(rel), _LINK_OUT, _COPY_FILE)
-                continue
-            if not_content(name):
-                continue  # hidden files and editors' swap, backup and temporary files
-            if _bad_name(name, rel, report):
-                continue
-            try:
-                info = entry.stat()
-            except OSError:
-                info = None
-            if info is None or not stat.S_ISREG(info.st_mode):
-                report.error(
-                    Location(rel),
-                    "not a regular file (a broken link, a pipe, a socket or a device)",
-                    "replace it with a plain file or remove it",
-                )
-                continue
-            found[rel] = FileCache.key_of(info)
-    return dict(sorted(found.items()))
-
-
-_LINK_OUT = "symbolic link leads outside content/, templates/ and static/, or to a hidden file"
-_FOLDER_OUT = "symbolic link leads outside the project, or to a hidden folder"
-_COPY_FILE = "copy the file in instead"
-_COPY_FOLDER = "copy the folder in instead"
-_BAD_CHARACTER = re.compile(r"[\\\x00-\x1f\x7f]")
-
-
-def _bad_name(name: str, rel: str, report: Report) -> bool:
-    """Report a name no output can carry safely: backslashes, control characters,
-    non-UTF-8, and names Windows cannot hold (CON.md, trail..md), where the site may be
-    checked out or served from."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        problem = "is not valid UTF-8"
-    else:
-        if _BAD_CHARACTER.search(name):
-            problem = "has a backslash or a control character"
-        elif name.split(".")[0].upper() in _RESERVED:
-            problem = f"'{name.split('.')[0]}' is a device on Windows: no file there can have it"
-        elif name.rsplit(".", 1)[0].endswith((".", " ")) or name.endswith((".", " ")):
-            problem = "ends a part in a dot or a space, which Windows drops"
-        else:
-            return False
-    report.error(
-        Location(printable(rel)),
-        f"the name {problem}",
-        "rename it with letters, digits, hyphens, underscores and dots",
-    )
-    return True
-
-
-# Windows's device names, with any extension (CON.md is CON there).
-_RESERVED = frozenset(
-    {"CON", "PRN", "AUX", "NUL"} | {f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)}
-)
-
-
-def _same_but_for_case(entries: list[os.DirEntry[str]], prefix: int, report: Report) -> set[str]:
-    """Names in one folder that differ only in case (How-We-Source.md, how-we-source.md):
-    one file on macOS and Windows. Each after the first is reported, and left out."""
-    seen: dict[str, str] = {}
-    clashing = set()
-    for entry in entries:
-        if not_content(entry.name):
-            continue
-        key = entry.name.casefold()
-        if key in seen:
-            rel = entry.path[prefix:].replace(os.sep, "/")
-            report.error(
-                Location(printable(rel)),
-                f"the name differs from '{printable(seen[key])}' only in case: one file on "
-                "macOS and Windows",
-                "rename one of them",
-            )
-            clashing.add(entry.name)
-        else:
-            seen[key] = entry.name
-    return clashing
-
-
-def _linked_folder(root: Path, path: Path, seen: set[Path], report: Report) -> bool:
-    """A linked folder is followed only when it stays inside the project and is new."""
-    if not _in_sources(root, path):
-        report.error(Location(relpath(root, path)), _LINK_OUT, _COPY_FOLDER)
-        return False
-    real = path.resolve()
-    if real in seen or path.parent.resolve().is_relative_to(real):
-        report.error(
-            Location(relpath(root, path)),
-            "symbolic link to a folder that is already read (a loop or a second copy)",
-            "remove the link",
-        )
-        return False
-    seen.add(real)
-    return True
-
-
 Parsed = MarkdownFile | YamlDoc | None
 # Parses project files, (parsed, what it found) for each, in order: one by one or spread
 # over processes (parallel.parse_files)
 ParseMany = Callable[[Path, list[str]], list[tuple[Parsed, list[Diagnostic]]]]
+
+
+def parsed_row(key: FileKey, parsed: MarkdownFile | YamlDoc) -> tuple[str, bytes] | None:
+    """A parsed file as the cache keeps it, with the FileKey it was parsed at; None if
+    it holds a value JSON cannot carry (then it is parsed again by the next process)."""
+    try:
+        value = parsed.to_json()
+        kind = "md" if isinstance(parsed, MarkdownFile) else "yaml"
+        return json.dumps([list(key), kind, value], ensure_ascii=False), b""
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def parsed_from_row(text: str, _: bytes) -> tuple[FileKey, MarkdownFile | YamlDoc]:
+    """From `parsed_row`; an exception if it is not what it gives (cache.Store takes any
+    as a damaged row)."""
+    key, kind, value = json.loads(text)
+    if not (len(key) == 4 and all(type(n) is int for n in key)):
+        raise ValueError("a parsed file's key is not four numbers")
+    if kind not in ("md", "yaml"):
+        raise ValueError(f"not a kind of parsed file: {kind!r:.20}")
+    parsed = MarkdownFile.from_json(value) if kind == "md" else YamlDoc.from_json(value)
+    return (key[0], key[1], key[2], key[3]), parsed
 
 
 def parse_file(root: Path, rel: str) -> tuple[Parsed, list[Diagnostic]]:
@@ -386,11 +216,6 @@ def _parse_all(
     return found
 
 
-def _parse(root: Path, rel: str, report: Report, cache: FileCache | None) -> Parsed:
-    """Read and parse one content file, or take it from the cache if it did not change."""
-    return _parse_all(root, {rel: FileCache.key(root / rel)}, report, cache, parse_in_turn)[rel]
-
-
 def _wanted(inner: str) -> bool:
     """Whether a file under content/ (path inside it) is one the site is made of."""
     if inner.endswith(".md"):
@@ -400,26 +225,19 @@ def _wanted(inner: str) -> bool:
     )
 
 
-def load_page(root: Path, rel: str, report: Report, cache: FileCache) -> MarkdownFile | None:
-    """Read one Markdown page again (the command line's prose splice, shortcut.py)."""
-    cache.forget(rel)
-    page = _parse(root, rel, report, cache)
-    return page if isinstance(page, MarkdownFile) else None
-
-
 def load_project(
     root: Path,
+    inputs: Inputs,
     report: Report,
     cache: FileCache | None = None,
     parse_many: ParseMany = parse_in_turn,
 ) -> Project:
-    """Read every input file; report what cannot be read or parsed."""
+    """Read and parse the input files the walk found (inputs.find_inputs); report what
+    cannot be read or parsed."""
     settings = sources = None
     countries: list[YamlDoc] = []
     pages: list[MarkdownFile] = []
-    if not (root / CONTENT).is_dir():
-        report.error(Location(CONTENT), "no content folder", f"create {root / CONTENT}")
-    content = _walk(root, CONTENT, report)
+    content = inputs.content
     wanted = {rel: key for rel, key in content.items() if _wanted(rel[len(CONTENT) + 1 :])}
     parsed = _parse_all(root, wanted, report, cache, parse_many)
     for rel in content:
@@ -462,7 +280,7 @@ def load_project(
             )
     settings_path = f"{CONTENT}/site.yaml"
     if settings is None and not any(
-        d.location.path == settings_path or (d.location.path, d.message) == (CONTENT, _FOLDER_OUT)
+        d.location.path == settings_path or (d.location.path, d.message) == (CONTENT, FOLDER_OUT)
         for d in report.errors
     ):
         report.error(
@@ -471,6 +289,6 @@ def load_project(
             "create content/site.yaml with title, description, language, base_url, "
             "publisher and licence",
         )
-    templates = tuple(r[len(TEMPLATES) + 1 :] for r in _walk(root, TEMPLATES, report))
-    static_files = tuple(r[len(STATIC) + 1 :] for r in _walk(root, STATIC, report))
+    templates = tuple(r[len(TEMPLATES) + 1 :] for r in inputs.templates)
+    static_files = tuple(r[len(STATIC) + 1 :] for r in inputs.static)
     return Project(root, settings, sources, tuple(countries), tuple(pages), templates, static_files)

@@ -149,21 +149,6 @@ class Document:
         """Stand for the document in dependency digests: cheaper than hashing its HTML."""
         return f"Document:{self.source}"
 
-    def shape(self) -> tuple[object, ...]:
-        """What other pages and the checks see of it: all but its HTML and line numbers.
-
-        Two versions of a page with the same front matter and the same shape make the
-        same site but for that page's own body (the command line's prose splice relies on it).
-        """
-        return (
-            tuple((link.target, link.anchor) for link in self.links),
-            self.citations,
-            tuple(use.ids for use in self.citation_uses),
-            tuple((h.id, h.text, h.level) for h in self.headings),
-            tuple(sorted(self.ids)),
-            bool(self.diagnostics),
-        )
-
 
 def _text(value: object) -> str:
     if not isinstance(value, str):

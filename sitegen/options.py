@@ -1,7 +1,7 @@
-"""What a build is asked to do, and what it did: shared by the pipeline and its shortcuts.
+"""What a build is asked to do, and what it did: shared by the pipeline and its callers.
 
-Light on purpose (the model and renderer types are for type checkers only), so the
-shortcuts of shortcut.py can run without importing the whole engine.
+Light on purpose (the model and renderer types are for type checkers only), so a build
+that finds nothing changed runs without importing the whole engine.
 """
 
 from __future__ import annotations

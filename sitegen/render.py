@@ -53,7 +53,7 @@ def make_environment(templates: Path) -> jinja2.Environment:
 
     Templates are compiled once and not checked for changes on each use (that costs a
     stat per template per page); a long-lived caller clears `env.cache` when a template
-    file changes (pipeline.Builder does).
+    file changes (stages.Stages does).
     """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates),
@@ -104,19 +104,13 @@ def page_context(site: Any, page: Page) -> dict[str, object]:
     }
 
 
-def fill_body(shell: str, html: bytes) -> tuple[bytes, tuple[int, int] | None]:
+def fill_body(shell: str, html: bytes) -> bytes:
     """Put the page's HTML where its template placed `{{ body }}`.
 
-    Templates place the body; they cannot read or transform it (they see a placeholder).
-    So a page's output is its shell with the HTML inserted, and when the body is placed
-    once, its byte range is returned: a later build whose only change is this page's
-    prose can splice new HTML into that range (see shortcut.py) instead of rendering.
+    Templates place the body; they cannot read or transform it (they see a placeholder),
+    so the body is not among what a page read: its document's digest stands for it.
     """
-    if shell.count(BODY_SLOT) != 1:
-        return shell.encode().replace(BODY_SLOT.encode(), html), None
-    before, after = shell.split(BODY_SLOT)
-    head = before.encode()
-    return head + html + after.encode(), (len(head), len(html))
+    return shell.encode().replace(BODY_SLOT.encode(), html)
 
 
 def _template_location(exc: BaseException, templates: Path) -> Location | None:
@@ -138,17 +132,13 @@ class Rendered:
     body: bytes | None  # None once written out: a build that writes keeps no bodies
     read: Mapping[Key, str]
     build: str = ""  # the build that rendered it: reused renderings keep an older one
-    slot: tuple[int, int] | None = None  # byte offset and length of the page's HTML body
-    checksum: str = ""  # digest of the body, which the prose shortcut checks the file against
+    checksum: str = ""  # digest of the body: the output folder's marker records it
 
     def to_json(self) -> str | None:
         """All but the body, as JSON text; None if a key read is not plain data."""
         try:
             read = [[list(k), v] for k, v in self.read.items()]
-            slot = list(self.slot) if self.slot else None
-            return json.dumps(
-                [self.output, read, self.build, slot, self.checksum], ensure_ascii=False
-            )
+            return json.dumps([self.output, read, self.build, self.checksum], ensure_ascii=False)
         except TypeError:
             return None
 
@@ -156,23 +146,15 @@ class Rendered:
     def from_json(cls, text: str) -> Rendered:
         """From `to_json`, without a body; an exception if it is not what a build wrote
         (cache.Store takes any as a damaged row)."""
-        output, read, build, slot, digest = json.loads(text)
+        output, read, build, digest = json.loads(text)
         keys = {valid_key(key): old for key, old in read}
         if not all(isinstance(v, str) for v in (output, build, digest, *keys.values())):
             raise ValueError("a rendering's record holds something other than text")
-        if slot is not None and not (len(slot) == 2 and all(type(n) is int for n in slot)):
-            raise ValueError("a rendering's body range is not two numbers")
-        return cls(output, None, keys, build, tuple(slot) if slot else None, digest)
+        return cls(output, None, keys, build, digest)
 
 
-def _made(
-    output: str,
-    body: bytes,
-    read: Mapping[Key, str],
-    build: str,
-    slot: tuple[int, int] | None = None,
-) -> Rendered:
-    return Rendered(output, body, read, build, slot, checksum(body))
+def _made(output: str, body: bytes, read: Mapping[Key, str], build: str) -> Rendered:
+    return Rendered(output, body, read, build, checksum(body))
 
 
 def in_memory(rendered: Rendered) -> bool:
@@ -267,8 +249,8 @@ def render_pages(
             recorder.note(("template", name))
         html = _render_one(page, RecordingSite(site, recorder), env, templates, report)
         if html is not None:
-            body, slot = fill_body(html, page.document.html_bytes if page.document else b"")
-            rendered[page.output] = _made(page.output, body, dict(recorder.read), build, slot)
+            body = fill_body(html, page.document.html_bytes if page.document else b"")
+            rendered[page.output] = _made(page.output, body, dict(recorder.read), build)
     return rendered
 
 

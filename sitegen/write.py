@@ -88,21 +88,31 @@ def _survey(
     out: Path, written: Mapping[str, str], stats: Mapping[str, Stat]
 ) -> tuple[list[str], int]:
     """Every file and link in `out` that the marker does not list as it is now (links
-    not followed), sorted, printable; and how many files still have their Stat."""
+    not followed; a folder that cannot be read counts as foreign), sorted, printable;
+    and how many files still have their Stat."""
     found, by_stat = [], 0
-    for dirpath, dirnames, filenames in os.walk(out):
-        base = Path(dirpath)
-        for name in [*filenames, *(d for d in dirnames if (base / d).is_symlink())]:
-            path = base / name
-            rel = path.relative_to(out).as_posix()
+    todo = [("", os.fspath(out))]
+    while todo:
+        prefix, folder = todo.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:
+            found.append(prefix or ".")
+            continue
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                todo.append((f"{rel}/", entry.path))
+                continue
             if rel == MARKER:
                 continue
             digest, was = written.get(rel), stats.get(rel)
-            if digest is None or path.is_symlink():
+            if digest is None or entry.is_symlink():
                 found.append(rel)
-            elif was is not None and as_left(path, was):
+            elif was is not None and as_left(entry.path, was):
                 by_stat += 1
-            elif file_digest(path) != digest:
+            elif file_digest(Path(entry.path)) != digest:
                 found.append(rel)
     return sorted(printable(rel) for rel in found), by_stat
 

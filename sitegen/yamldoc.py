@@ -8,6 +8,8 @@ in content), as are duplicate keys (PyYAML would silently keep the last one).
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -58,6 +60,73 @@ class YamlDoc:
             keypath = keypath[:-1]
         line, col = marks.get(keypath, (1, 1))
         return Location(self.path, line, col)
+
+    def to_json(self) -> list[Any]:
+        """As plain JSON values, for the cache (`from_json` gives it back exactly)."""
+        return [
+            self.path,
+            _pack(self.data),
+            [[list(k), *mark] for k, mark in self.value_marks.items()],
+            [[list(k), *mark] for k, mark in self.key_marks.items()],
+        ]
+
+    @classmethod
+    def from_json(cls, value: Any) -> YamlDoc:
+        """From `to_json`; ValueError (or a TypeError) if it is not what it gives."""
+        path, data, values, keys = value
+        if not isinstance(path, str):
+            raise ValueError("a YAML document's path is not text")
+        return cls(path, _unpack(data), _marks(values), _marks(keys))
+
+
+# Tags for what JSON has no form of; scalars JSON has (text, numbers, true, false, null)
+# are bare, everything else is [tag, payload].
+_PACKED = {list: "l", tuple: "t", dict: "m", dt.date: "d", dt.datetime: "dt", bytes: "b"}
+
+
+def _pack(value: Any) -> Any:
+    """A value YAML gave, as JSON values; in the cache, so unpacked it is the same value
+    of the same types (a tuple stays a tuple, a date a date, a number key a number)."""
+    kind = type(value)
+    if value is None or kind in (str, int, float, bool):
+        return value
+    tag = _PACKED[kind]  # KeyError: nothing YAML's safe loader makes
+    if tag in ("l", "t"):
+        return [tag, [_pack(item) for item in value]]
+    if tag == "m":
+        return [tag, [[_pack(k), _pack(v)] for k, v in value.items()]]
+    if tag == "b":
+        return [tag, base64.b64encode(value).decode()]
+    return [tag, value.isoformat()]
+
+
+def _unpack(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    tag, payload = value
+    if tag in ("l", "t"):
+        items = [_unpack(item) for item in payload]
+        return items if tag == "l" else tuple(items)
+    if tag == "m":
+        return {_unpack(k): _unpack(v) for k, v in payload}
+    if tag == "b":
+        return base64.b64decode(payload, validate=True)
+    if tag == "d":
+        return dt.date.fromisoformat(payload)
+    if tag == "dt":
+        return dt.datetime.fromisoformat(payload)
+    raise ValueError(f"not a packed YAML value: {tag!r:.20}")
+
+
+def _marks(value: Any) -> dict[KeyPath, tuple[int, int]]:
+    marks = {}
+    for keypath, line, col in value:
+        if not (type(line) is int and type(col) is int):
+            raise ValueError("a YAML position is not two numbers")
+        if not all(part is None or type(part) in (str, int, bool) for part in keypath):
+            raise ValueError("a YAML key path holds something other than keys")
+        marks[tuple(keypath)] = (line, col)
+    return marks
 
 
 class _AliasFound(Exception):

@@ -170,21 +170,21 @@ FAST = {
 
 
 @pytest.mark.parametrize("case", sorted(FAST))
-def test_one_file_edit_with_changed_path_equals_full(make_site, case: str) -> None:
+def test_one_file_edit_equals_full(make_site, case: str) -> None:
     site = make_site({"content/timeline.md": TIMELINE})
     options = Options(root=site.root, out=site.root / "site", write=False)
     builder = Builder(options)
     assert builder.build().ok
     path, old, new, expected = FAST[case]
     replace(site, path, old, new)
-    incremental = builder.build([path])
+    incremental = builder.build()
     full = Builder(options).build()
     assert incremental.ok and full.ok
     assert served_tree(incremental) == served_tree(full)
     assert sorted(incremental.rerendered) == expected
     # and the builder's state is right for the next edit too
     replace(site, path, new, old)
-    again = builder.build([path])
+    again = builder.build()
     assert served_tree(again) == served_tree(Builder(options).build())
 
 
@@ -228,10 +228,10 @@ def test_rebuild_digests_only_what_changed(make_site, edit: str) -> None:
     builder = Builder(Options(root=site.root, out=site.root / "site", write=False))
     assert builder.build().ok
     assert builder.build().ok
-    assert builder.memo.fresh == {}  # nothing changed: nothing digested anew
+    assert builder.work.memo.fresh == {}  # nothing changed: nothing digested anew
     EDITS[edit](site)
     assert builder.build().ok
-    assert builder.memo.fresh == FRESH[edit]
+    assert builder.work.memo.fresh == FRESH[edit]
 
 
 def test_priority_pages_are_rendered_and_handed_over_first(make_site) -> None:

@@ -1,11 +1,11 @@
 """Builds stopped at random moments: Ctrl-C and kill -9, in bounded rounds.
 
-Each round edits a page, starts `sitegen build --jobs 2` as its own process group (as a
-terminal runs it), waits until its workers are at work and a random moment more, and
-either sends Ctrl-C's SIGINT to the whole
-group or SIGKILLs the build alone. Then: the build ended within 2 s of Ctrl-C, no worker
-outlives it by more than 2 s, `site/` is the old tree or the new one, and the next build
-equals a clean build of the same content.
+Each round edits a page, adds a country and edits the base template (so every page
+renders again), starts `sitegen build --jobs 2` as its own process group (as a terminal
+runs it), waits until its workers are at work and a random moment more, and either
+sends Ctrl-C's SIGINT to the whole group or SIGKILLs the build alone. Then: the build
+ended within 2 s of Ctrl-C, no worker outlives it by more than 2 s, `site/` is the old
+tree or the new one, and the next build equals a clean build of the same content.
 """
 
 from __future__ import annotations
@@ -60,10 +60,13 @@ def live_members(group: int) -> list[int]:
 
 
 def add_country(root: Path, name: str) -> None:
-    """A new country makes every page list something new: the build renders them all."""
+    """A new country, and an edit of the base template: the build renders every page
+    again, in its workers."""
     first = (root / "content/countries/country-00000.yaml").read_text()
     added = root / f"content/countries/{name.lower().replace(' ', '-')}.yaml"
     added.write_text(first.replace("name: Country 00000", f"name: {name}"))
+    base = root / "templates/base.html"
+    base.write_text(base.read_text() + f"<!-- {name} -->\n")
 
 
 def start_build(root: Path, stderr: int = subprocess.PIPE) -> subprocess.Popen[bytes]:

@@ -1,8 +1,8 @@
 """Parallel builds equal serial ones; the persistent cache is exact, and never trusted blind.
 
 Each build here stands for a new process, as the command line makes it (cli.build: a
-shortcut when one applies, else a fresh Builder): it starts with empty memory and sees
-only what the previous build left in .cache/ and site/.
+fresh Builder): it starts with empty memory and sees only what the previous build left
+in .cache/ and site/.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 
 from bench.corpus import PROJECT, generate
-from sitegen import parallel, workers
+from sitegen import load, parallel, stages, workers
 from sitegen.cache import _digest as cache_digest
 from sitegen.cli import build as run
 from sitegen.cli import main
+from sitegen.inputs import RACY_NS
 from sitegen.options import Options, Result
-from sitegen.shortcut import RACY_NS
 
 PAGES = 100  # enough for the work to be spread over processes
 
@@ -102,10 +102,10 @@ def test_warm_build_renders_nothing_and_gives_the_same_tree(corpus: Path, tmp_pa
     assert racy.rerendered == () and racy.converted == 0
     _settle()
     build(root, out, jobs=2, cache=True)
-    shortcut = build(root, out, jobs=2, cache=True)
-    assert shortcut.unchanged and shortcut.rerendered == ()
+    unchanged = build(root, out, jobs=2, cache=True)
+    assert unchanged.unchanged and unchanged.rerendered == () and unchanged.site is None
     assert tree(out) == first
-    # touching files defeats the shortcut; the cache still renders and converts nothing
+    # touched files are read again; the cache still renders and converts nothing
     for page in (root / "content/pages").glob("*.md"):
         page.touch()
     warm = build(root, out, jobs=2, cache=True)
@@ -216,7 +216,7 @@ def test_crafted_or_damaged_cache_is_reported_never_run_and_rebuilt(
                 "WHERE name = 'key'"
             )
         db.close()
-    (root / "content/sources.yaml").touch()  # defeat the shortcuts
+    (root / "content/sources.yaml").touch()  # something changed: the build has work to do
     result = build(root, out, cache=True)
     assert not flag.exists(), "something read from the cache ran code"
     notes = [d.format() for d in result.report.diagnostics if d.severity == "note"]
@@ -258,13 +258,23 @@ def _json_edit(edit: Callable[[Any], None]) -> Callable[[str, bytes], tuple[str,
 CRAFTED: dict[str, tuple[str, Callable[[str, bytes], tuple[str, bytes]], str]] = {
     "state of the wrong shape": (
         "state",
-        _json_edit(lambda v: v.update(prose=[])),
+        _json_edit(lambda v: v.update(manifest=[])),
         "a state entry is not what a build writes ('list' object has no attribute 'items')",
     ),
     "a key of no kind": (
         "rendered",
         _json_edit(lambda v: v[1].append([["nope", "x"], "0"])),
         "a rendered entry is not what a build writes (not a dependency key: ('nope', 'x'))",
+    ),
+    "a parsed file of no kind": (
+        "parsed",
+        _json_edit(lambda v: v.__setitem__(1, "toml")),
+        "a parsed entry is not what a build writes (not a kind of parsed file: 'toml')",
+    ),
+    "a YAML value of no type": (
+        "parsed",
+        _json_edit(lambda v: v[2].__setitem__(1, ["set", []])),
+        "a parsed entry is not what a build writes (not a packed YAML value: 'set')",
     ),
     "HTML that does not unpack": (
         "documents",
@@ -281,11 +291,12 @@ def test_crafted_rows_with_matching_digests_are_damage_not_a_crash(
 ) -> None:
     root = tmp_path / "project"
     generate(root, 20, search=False)
+    _settle()  # else the files are too new for their parses to be kept
     out = root / "site"
     build(root, out, cache=True)
     kind, change, reason = CRAFTED[case]
     _craft_row(root / CACHE, kind, change)
-    (root / "content/sources.yaml").touch()  # defeat the shortcuts
+    (root / "content/sources.yaml").touch()  # something changed: the build has work to do
     result = build(root, out, cache=True)
     notes = [d.format() for d in result.report.diagnostics if d.severity == "note"]
     assert notes == [NOTE.format(f"is damaged ({reason})")]
@@ -417,14 +428,16 @@ def built(tmp_path: Path) -> tuple[Path, Path]:
     return root, root / "site"
 
 
-def test_prose_edit_is_spliced_without_the_model_and_equals_a_full_build(
+def test_prose_edit_in_a_new_process_renders_its_page_alone(
     built: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    """The whole pipeline, in a process that starts from .cache/: one page rendered,
+    the rest kept, and the tree a clean build writes."""
     root, out = built
     _add_prose(root)
-    spliced = build(root, out, cache=True)
-    assert spliced.site is None, "the shortcut should not build the model"
-    assert spliced.rerendered == ("pages/page-00007/index.html",) and spliced.converted == 1
+    edited = build(root, out, cache=True)
+    assert edited.site is not None and not edited.unchanged
+    assert edited.rerendered == ("pages/page-00007/index.html",) and edited.converted == 1
     html = (out / "pages/page-00007/index.html").read_text()
     assert "<p>A closing sentence, <em>added</em> by the writer.</p>" in html
     assert tree(out) == _fresh_tree(root, tmp_path)
@@ -432,10 +445,31 @@ def test_prose_edit_is_spliced_without_the_model_and_equals_a_full_build(
     _settle()
     build(root, out, cache=True)
     assert build(root, out, cache=True).unchanged
-    # a later full build (a file without prose touched) agrees, and re-renders the page
-    (root / "content/sources.yaml").touch()
-    full = build(root, out, cache=True)
-    assert full.site is not None and "pages/page-00007/index.html" in full.rerendered
+
+
+def test_a_new_process_parses_only_the_files_that_changed(
+    built: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every other file comes parsed from .cache/, and the output is a clean build's."""
+    root, out = built
+    parsed: list[str] = []
+
+    def parse_files(project: Path, rels: list[str], **_: object) -> object:
+        parsed.extend(rels)
+        return load.parse_in_turn(project, rels)
+
+    monkeypatch.setattr(stages, "parse_files", parse_files)
+    _settle()
+    build(root, out, cache=True)  # the fixture's files, written just now, parsed again
+    parsed.clear()
+    _add_prose(root)
+    _edit(root / "content/countries/country-00003.yaml", "Country 00003", "Cauntry 00003")
+    _settle()
+    build(root, out, cache=True)
+    assert sorted(parsed) == [
+        "content/countries/country-00003.yaml",
+        "content/pages/page-00007.md",
+    ]
     assert tree(out) == _fresh_tree(root, tmp_path)
 
 
@@ -447,25 +481,20 @@ from sitegen.options import Options
 from sitegen.cli import build as run
 root = Path(sys.argv[1])
 result = run(Options(root=root, out=root / "site", cache=True))
-assert result.ok and result.site is None, "a shortcut was expected"
+assert result.ok and result.unchanged, "nothing was expected to change"
 print(sorted(m for m in ("jinja2", "markdown", "yaml", "nh3") if m in sys.modules))
 """
 
 
-def _imported(root: Path) -> list[str]:
+def test_a_build_that_finds_nothing_changed_imports_no_library(built: tuple[Path, Path]) -> None:
+    """In a fresh process imports would be most of its time: the walk needs none."""
+    root, _ = built
+    _settle()
+    build(root, root / "site", cache=True)  # vouches for the files the fixture just wrote
     done = subprocess.run(
         [sys.executable, "-c", _IMPORTED, str(root)], capture_output=True, text=True, check=True
     )
-    return ast.literal_eval(done.stdout.strip())
-
-
-def test_shortcuts_import_only_what_they_use(built: tuple[Path, Path]) -> None:
-    """In a fresh process imports are most of a shortcut's time: nothing changed needs
-    no converter and no templates; a prose edit needs the converter, not Jinja."""
-    root, _ = built
-    assert _imported(root) == []
-    _add_prose(root)
-    assert _imported(root) == ["markdown", "nh3", "yaml"]
+    assert ast.literal_eval(done.stdout.strip()) == []
 
 
 @pytest.mark.parametrize(
@@ -476,22 +505,21 @@ def test_shortcuts_import_only_what_they_use(built: tuple[Path, Path]) -> None:
         ("[@source-", "[@source-00001]; [@source-", "a citation"),
     ],
 )
-def test_edit_others_can_see_takes_the_full_build(
+def test_edit_others_can_see_equals_a_clean_build(
     built: tuple[Path, Path], tmp_path: Path, old: str, new: str, why: str
 ) -> None:
     root, out = built
     _edit(root / "content/pages/page-00007.md", old, new)
     result = build(root, out, cache=True)
-    assert result.site is not None, f"an edit of {why} needs the model"
-    assert tree(out) == _fresh_tree(root, tmp_path)
+    assert "pages/page-00007/index.html" in result.rerendered, why
+    assert tree(out) == _fresh_tree(root, tmp_path), why
 
 
-def test_two_files_edited_take_the_full_build(built: tuple[Path, Path], tmp_path: Path) -> None:
+def test_two_files_edited_render_their_two_pages(built: tuple[Path, Path], tmp_path: Path) -> None:
     root, out = built
     _add_prose(root, "page-00007.md")
     _add_prose(root, "page-00008.md")
     result = build(root, out, cache=True)
-    assert result.site is not None
     assert sorted(result.rerendered) == [
         "pages/page-00007/index.html",
         "pages/page-00008/index.html",
@@ -507,7 +535,7 @@ def _refused(out: Path, *names: str) -> list[str]:
     ]
 
 
-def test_output_changed_by_hand_is_not_spliced_into_nor_lost(built: tuple[Path, Path]) -> None:
+def test_output_changed_by_hand_is_not_replaced_nor_lost(built: tuple[Path, Path]) -> None:
     """A page edited by hand in site/ is not the tool's to replace: the build refuses."""
     root, out = built
     _spoil(out / "pages/page-00007/index.html")
@@ -520,13 +548,15 @@ def test_output_changed_by_hand_is_not_spliced_into_nor_lost(built: tuple[Path, 
     assert tree(out) == edited
 
 
-def test_other_options_take_the_full_build(built: tuple[Path, Path]) -> None:
+def test_other_options_are_not_taken_for_nothing_changed(built: tuple[Path, Path]) -> None:
     root, out = built
-    _add_prose(root)
-    assert build(root, out, cache=True, include_drafts=True).site is not None
+    _settle()
+    build(root, out, cache=True)
+    assert build(root, out, cache=True).unchanged
+    assert not build(root, out, cache=True, include_drafts=True).unchanged
 
 
-def test_site_with_search_takes_the_full_build_so_its_index_is_current(tmp_path: Path) -> None:
+def test_prose_edit_on_a_site_with_search_makes_its_index_anew(tmp_path: Path) -> None:
     root = tmp_path / "project"
     for folder in ("content", "templates", "static"):
         shutil.copytree(PROJECT / folder, root / folder)
@@ -535,7 +565,7 @@ def test_site_with_search_takes_the_full_build_so_its_index_is_current(tmp_path:
     page = root / "content/how-we-source.md"
     page.write_text(page.read_text() + "\nA zymurgical afterword.\n")
     result = build(root, out, cache=True)
-    assert result.site is not None, "the search index reads every body: no splicing"
+    assert result.rerendered == ("how-we-source/index.html",)
     fragments = b"".join(p.read_bytes() for p in (out / "pagefind").rglob("*.pf_fragment"))
     assert fragments, "the search index should have been written"
     assert tree(out).keys() == _fresh_tree(root, tmp_path).keys()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sitegen.errors import Location, Report
+from sitegen.inputs import find_inputs
 from sitegen.load import load_project, read_text, split_front_matter
 
 LINK_OUT = "symbolic link leads outside content/, templates/ and static/, or to a hidden file"
@@ -189,8 +190,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def load(root: Path) -> tuple[object, Report]:
+    """The load stage as a build runs it: the walk, then reading and parsing."""
     report = Report()
-    return load_project(root, report), report
+    return load_project(root, find_inputs(root, report), report), report
 
 
 def test_load_project_reads_every_kind_of_file(project: Path) -> None:
