@@ -8,7 +8,8 @@ is served: that page is the one in view, which the preview renders first. Prints
 median of the edits and how many pages each kind of edit rendered in all (from the
 server's own log). Each edit is undone, and the next made only once the server has
 finished both rebuilds and been idle for a while, as between a writer's saves (an idle
-preview collects its garbage then), so no edit waits for another's work.
+preview collects its garbage then), so no edit waits for another's work. Last, the
+server's peak resident memory (VmHWM) over its first build and all the edits.
 
 On the corpus, `hugo server` (Hugo from Debian, installed with apt-get when missing and
 running as root) serves the same Markdown pages, and its prose-edit figure is printed
@@ -83,6 +84,16 @@ class Server:
     def rebuilds(self) -> int:
         """Rebuilds finished so far, by the server's log."""
         return sum(line.startswith(("rebuilt after", "build failed")) for line in self.lines)
+
+    def peak_mib(self) -> float | None:
+        """The server's peak resident memory so far (the kernel's VmHWM), in MiB; None
+        where /proc has no such line. The preview renders in its own process."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        return int(match.group(1)) / 1024 if match else None
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -179,7 +190,8 @@ def _source_edit(text: str, source: str, i: int) -> str:
 
 def measure(
     root: Path, edits: int, page: str, page_url: str, country: str, country_url: str
-) -> dict[str, tuple[list[float], int]]:
+) -> tuple[dict[str, tuple[list[float], int]], float | None]:
+    """Each kind of edit's times and pages rendered; and the server's peak memory."""
     server = Server(root)
     results: dict[str, tuple[list[float], int]] = {}
     try:
@@ -190,9 +202,10 @@ def measure(
                 ms, rendered = timed_edit(server, path, make_edit(i), url, make_marker(i))
                 times.append(ms)
             results[kind] = (times, rendered)
+        peak = server.peak_mib()
     finally:
         server.stop()
-    return results
+    return results, peak
 
 
 def free_port() -> int:
@@ -259,7 +272,8 @@ def _first_paragraph_edit(text: str, i: int) -> str:
     return head + sep + "\n".join(lines)
 
 
-def report(name: str, results: dict[str, tuple[list[float], int]]) -> None:
+def report(name: str, measured: tuple[dict[str, tuple[list[float], int]], float | None]) -> None:
+    results, peak = measured
     print(f"\n{name}")
     print(f"{'edit':<24}{'median ms':>10}{'min':>8}{'max':>8}{'pages rendered':>16}")
     for kind, (times, rendered) in results.items():
@@ -267,6 +281,8 @@ def report(name: str, results: dict[str, tuple[list[float], int]]) -> None:
             f"{kind:<24}{statistics.median(times):>10.1f}{min(times):>8.1f}"
             f"{max(times):>8.1f}{rendered:>16}"
         )
+    if peak is not None:
+        print(f"peak memory of the preview process (VmHWM): {peak:.0f} MiB")
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -187,16 +186,23 @@ class DigestMemo:
     The model is immutable and a build reuses the records of every file that did not
     change (assemble.Reuse), so a record met again has the digest it had: planning a
     build then digests only what changed. A record (a dataclass instance) is remembered
-    for as long as it lives, through a weak reference whose end drops the entry, so no
-    later object can be taken for it by its id. A tuple cannot be referred to weakly:
-    it is held, by the builds that meet it (`next_build` drops the others).
+    for as long as it lives, through a weak reference, so no later object can be taken
+    for it by its id; entries whose record is gone are swept out between builds once
+    they may be as many as the live ones (a callback per reference cost more memory
+    than the entry). A tuple cannot be referred to weakly: it is held, by the builds
+    that meet it (`next_build` drops the others).
     """
 
     def __init__(self) -> None:
         self._records: dict[int, tuple[weakref.ref[Any], str]] = {}
+        self._swept = 0  # entries left by the last sweep
         self._held: dict[int, tuple[object, str]] = {}
         self._held_now: dict[int, tuple[object, str]] = {}
         self.fresh: dict[str, int] = {}  # values digested anew this build, by type name
+
+    def __len__(self) -> int:
+        """Entries held, of records alive or gone since the last sweep."""
+        return len(self._records) + len(self._held) + len(self._held_now)
 
     def get(self, value: object) -> str | None:
         key = id(value)
@@ -214,18 +220,16 @@ class DigestMemo:
         if type(value) in _HELD:
             self._held_now[key] = (value, known)
         else:
-            self._records[key] = (weakref.ref(value, functools.partial(self._drop, key)), known)
+            self._records[key] = (weakref.ref(value), known)
         name = type(value).__name__
         self.fresh[name] = self.fresh.get(name, 0) + 1
-
-    def _drop(self, key: int, gone: weakref.ref[Any]) -> None:
-        entry = self._records.get(key)
-        if entry is not None and entry[0] is gone:
-            del self._records[key]
 
     def next_build(self) -> None:
         self._held, self._held_now = self._held_now, {}
         self.fresh = {}
+        if len(self._records) > 2 * self._swept + 1000:
+            self._records = {k: e for k, e in self._records.items() if e[0]() is not None}
+            self._swept = len(self._records)
 
 
 class Values:

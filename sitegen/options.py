@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Collection
+import zlib
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,6 +81,41 @@ class Priority:
             self.publish(output, body)
 
 
+def pack(body: bytes) -> bytes:
+    """An output's bytes as a build that keeps its site in memory holds them (zlib's
+    fastest level: HTML shrinks several times, in a fraction of its rendering time)."""
+    return zlib.compress(body, 1)
+
+
+class OutputFiles(Mapping[str, bytes]):
+    """Every output of a build that keeps them in memory (the preview), by path, each
+    held packed (`pack`) and unpacked when read. The same bytes always pack the same,
+    so two versions can be compared packed (`packed`)."""
+
+    def __init__(self, packed: Mapping[str, bytes] | None = None) -> None:
+        self._packed = dict(packed or {})
+
+    def __getitem__(self, rel: str) -> bytes:
+        return zlib.decompress(self._packed[rel])
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self._packed
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def packed(self, rel: str) -> bytes | None:
+        """The file as held, packed; None if there is none."""
+        return self._packed.get(rel)
+
+    def with_files(self, packed: Mapping[str, bytes]) -> OutputFiles:
+        """These files and `packed` (already packed), which replace any of the same path."""
+        return OutputFiles({**self._packed, **packed})
+
+
 def default_jobs() -> int:
     """All the cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -107,7 +143,7 @@ class Result:
 
     report: Report = field(default_factory=Report)
     site: Site | None = None
-    files: dict[str, bytes] = field(default_factory=dict)  # when not writing: every output
+    files: OutputFiles = field(default_factory=OutputFiles)  # when not writing: every output
     copies: dict[str, Path] = field(default_factory=dict)
     rendered: dict[str, Rendered] = field(default_factory=dict)
     rerendered: tuple[str, ...] = ()  # pages rendered by this build, not reused

@@ -28,7 +28,7 @@ from tornado import httpserver, ioloop, netutil, web
 
 from .errors import Report, printable
 from .layout import CONTENT, STATIC, TEMPLATES
-from .options import Priority
+from .options import OutputFiles, Priority, pack
 from .pipeline import Builder, Options, Result
 from .watch import make_watcher
 
@@ -41,7 +41,7 @@ ASKED_SECONDS = 30.0  # a request for a page still to render waits this long at 
 class Snapshot:
     """One consistent state of the preview: the files, or the errors over them."""
 
-    files: dict[str, bytes]
+    files: OutputFiles
     errors: tuple[str, ...] = ()
     version: int = 0
 
@@ -54,7 +54,7 @@ class PreviewState:
     render asks for that page, and waits (on the server's loop) until it is published.
     """
 
-    snapshot: Snapshot = field(default_factory=lambda: Snapshot({}))
+    snapshot: Snapshot = field(default_factory=lambda: Snapshot(OutputFiles()))
     port: int = 0
     host: str = "127.0.0.1"  # the address listened on
     viewing: dict[object, str] = field(default_factory=dict)  # reload socket -> its page
@@ -89,16 +89,16 @@ def output_key(path: str) -> str:
     return key + "index.html" if key == "" or key.endswith("/") else key
 
 
-def served_files(result: Result, previous: dict[str, bytes]) -> dict[str, bytes]:
+def served_files(result: Result, previous: OutputFiles) -> OutputFiles:
     """Rendered files plus static files' bytes (static files are small; read once each)."""
-    files = dict(result.files)
+    static = {}
     for rel, path in result.copies.items():
         try:
-            files[rel] = path.read_bytes()
+            static[rel] = pack(path.read_bytes())
         except OSError:
-            if rel in previous:
-                files[rel] = previous[rel]
-    return files
+            if (old := previous.packed(rel)) is not None:
+                static[rel] = old
+    return result.files.with_files(static)
 
 
 def overlay(errors: tuple[str, ...]) -> bytes:
@@ -319,7 +319,7 @@ class Rebuilder:
         if result.ok:
             files = served_files(result, old.files)
             self.state.snapshot = Snapshot(files, (), old.version + 1)
-            changed_outputs = [k for k in files if old.files.get(k) != files[k]]
+            changed_outputs = [k for k in files if old.files.packed(k) != files.packed(k)]
             shown = printable(", ".join(changed)) if changed else "everything"
             print(
                 f"rebuilt after {shown}: {len(result.rerendered)} page(s) rendered, "
@@ -338,10 +338,13 @@ class Rebuilder:
         """One page rendered ahead of the rest of its build: served, and reloaded, now
         (None: the page needs no new rendering, or failed to render: as it stands)."""
         old = self.state.snapshot
-        if body is None or old.files.get(output) == body:
+        packed = pack(body) if body is not None else None
+        if packed is None or old.files.packed(output) == packed:
             self.loop.add_callback(self.state.published, output)
             return
-        self.state.snapshot = Snapshot({**old.files, output: body}, old.errors, old.version + 1)
+        self.state.snapshot = Snapshot(
+            old.files.with_files({output: packed}), old.errors, old.version + 1
+        )
         self.loop.add_callback(self.state.published, output)
         self.loop.add_callback(broadcast_reload, "/" + output)
 

@@ -26,7 +26,7 @@ from .links import check_links
 from .load import MarkdownFile, Project, load_project, parsed_from_row, parsed_row
 from .markdown import Document, MarkdownRenderer, source_key
 from .model import Site
-from .options import Options, Priority, Result
+from .options import Options, OutputFiles, Priority, Result, pack
 from .outputs import generators, merge_outputs, path_clashes
 from .parallel import (
     Progress,
@@ -234,14 +234,20 @@ class Stages:
 
         def put(rendering: Rendered) -> Rendered:
             """Into the new folder, and kept without its body (in a worker, for pages)."""
-            assert folder is not None
+            assert folder is not None and not rendering.packed
             if rendering.body is None:
                 folder.keep(rendering.output)
                 return rendering
             folder.write(rendering.output, rendering.body)
             return dataclasses.replace(rendering, body=None)
 
-        consume = put if folder is not None else None
+        def keep_packed(rendering: Rendered) -> Rendered:
+            """Kept in memory, packed (in a worker, for pages)."""
+            if rendering.body is None or rendering.packed:
+                return rendering
+            return dataclasses.replace(rendering, body=pack(rendering.body), packed=True)
+
+        consume = put if folder is not None else keep_packed
         templates = self.options.root / TEMPLATES
         job = RenderJob(site, self.env, templates, build, consume)
         self.memo.next_build()
@@ -270,12 +276,13 @@ class Stages:
         values = reads.values
         generated = render_generated(site, generators(), values, self.rendered, build, reusable)
         generated = merge_outputs(site, pages.keys(), report, generated)
-        if consume is not None:
-            generated = {output: consume(rendering) for output, rendering in generated.items()}
+        generated = {output: consume(rendering) for output, rendering in generated.items()}
         result.rendered = {**pages, **generated}
         result.rerendered = tuple(made)
         if folder is None:
-            result.files = {o: r.body for o, r in result.rendered.items() if r.body is not None}
+            result.files = OutputFiles(
+                {o: r.body for o, r in result.rendered.items() if r.body is not None}
+            )
 
     def _index(
         self,

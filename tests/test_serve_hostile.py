@@ -358,7 +358,9 @@ def test_clients_that_hang_up_or_stall_do_not_disturb_others(preview) -> None:
     site, running = preview
     port = running.preview.state.port
     site.write_bytes("static/big.bin", os.urandom(8 * 1024 * 1024))
-    wait_for(lambda: "big.bin" in running.snapshot.files, 20)
+    whole_file = 8 * 1024 * 1024
+    # the watcher may see the file half written first: wait for the whole of it
+    wait_for(lambda: len(running.snapshot.files.get("big.bin", b"")) == whole_file, 20)
     stalled = []
     for _ in range(50):  # half a request line, never finished
         conn = socket.create_connection(("127.0.0.1", port), timeout=5)

@@ -87,6 +87,19 @@ def test_a_record_keeps_its_digest_while_it_lives_and_no_longer() -> None:
     assert all(memo.get(other) is None for other in others)
 
 
+def test_entries_of_records_gone_are_swept_out_between_builds() -> None:
+    """A preview that runs all day makes new records with every edit: the memo holds
+    at most a few times as many entries as there are records alive."""
+    memo = deps.DigestMemo()
+    for build in range(20):
+        records = [_Record(f"build {build}, record {n}") for n in range(2000)]
+        for record in records:
+            deps.digest(record, memo)
+        memo.next_build()
+        assert len(memo) <= 3 * 2000 + 1000, f"build {build}"
+    assert deps.digest(records[0], memo) and memo.fresh == {}  # the live ones are kept
+
+
 def test_a_record_met_inside_another_is_not_digested_again() -> None:
     memo = deps.DigestMemo()
     inner = _Record("inner")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sitegen.errors import Location, Report
@@ -245,3 +247,44 @@ def test_values_yaml_cannot_make_are_errors_at_their_line(written: str, message:
     report = Report()
     assert parse_yaml(f"a: 1\nvalue: {written}\n", "content/a.yaml", report, 3) is None
     assert [d.format() for d in report.diagnostics] == [f"content/a.yaml:5:8: error: {message}"]
+
+
+CACHED = """\
+when: 2018-12-10
+at: 2018-12-10 10:00:00+01:00
+raw: !!binary aGVsbG8=
+pairs: !!omap [x: 1, y: 2]
+1: a number key
+set: !!set {p, q}
+odd: [.nan, .inf, -0.0, 10000000000000000000000]
+"""
+
+
+def test_a_document_from_the_cache_is_the_same_document() -> None:
+    """The cache keeps a parse as JSON: it comes back with the same values of the same
+    types (dates, bytes, tuples, number keys) and the same positions."""
+    doc, report = parse(CACHED, line_offset=3)
+    assert doc is not None and report.diagnostics == []
+    back = YamlDoc.from_json(json.loads(json.dumps(doc.to_json())))
+    assert repr(back.data) == repr(doc.data)
+    assert [type(v) for v in back.data.values()] == [type(v) for v in doc.data.values()]
+    for keypath in [(), ("when",), ("pairs", 1), (1,), ("odd", 3), ("set", "q")]:
+        assert back.at(keypath) == doc.at(keypath)
+        assert back.key_at(keypath) == doc.key_at(keypath)
+    assert doc.at(("odd", 1)) == Location("content/x.yaml", 10, 13)
+    assert doc.key_at((1,)) == Location("content/x.yaml", 8, 1)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["content/x.yaml", ["set", []], [], []],
+        [7, None, [], []],
+        ["content/x.yaml", None, [[["a"], 1, "2"]], []],
+        ["content/x.yaml", None, [], [[[["a"]], 1, 2]]],
+        ["content/x.yaml", ["b", "not base64!"], [], []],
+    ],
+)
+def test_a_cache_entry_no_parse_gives_is_refused(value: list[object]) -> None:
+    with pytest.raises(ValueError):
+        YamlDoc.from_json(value)
