@@ -19,6 +19,7 @@ import re
 import xml.etree.ElementTree as etree
 import zlib
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -230,7 +231,7 @@ class _LinkProcessor(Treeprocessor):
         for element in root.iter():
             for attr in ("href", "src"):
                 value = element.get(attr)
-                if value is not None and not value.startswith(_GENERATED_ANCHORS):
+                if value is not None and not _generated(element, value):
                     element.set(attr, self._rewrite(value))
 
     def _rewrite(self, raw: str) -> str:
@@ -293,8 +294,23 @@ class _IdCollector(Treeprocessor):
         self.state.ids.update(el.get("id") for el in root.iter() if el.get("id"))
 
 
-# Anchors the engine itself generates: footnotes, and citations to the reference list.
-_GENERATED_ANCHORS = ("#fn:", "#fnref:", "#ref-", "#cite-")
+# Links the converter itself makes: to footnotes and back, and from citations to the
+# reference list. A writer's own link to such an anchor is checked like any other.
+_GENERATED_ANCHORS = ("#fn:", "#fnref:", "#ref-")
+_GENERATED_LINKS = {
+    ("class", "footnote-ref"),
+    ("class", "footnote-backref"),
+    ("role", "doc-noteref"),
+}
+
+
+def _generated(element: etree.Element, href: str) -> bool:
+    """Whether a link is one the converter made (not written in the text)."""
+    return href.startswith(_GENERATED_ANCHORS) and any(
+        element.get(name) == value for name, value in _GENERATED_LINKS
+    )
+
+
 _LINK_HINT = (
     "link to a .md or .yaml file in content/ by its relative path "
     "(e.g. countries/japan.yaml#measures), or write a full https:// URL"
@@ -535,4 +551,79 @@ def _too_deep(body: str, locate: _Locator) -> Diagnostic | None:
             f"raw HTML is nested more than {MAX_HTML_DEPTH} elements deep here",
             "close the elements sooner, or simplify the HTML",
         )
+    return _too_costly(body, locate)
+
+
+# Python-Markdown looks for the end of each '[' (a link's text) and of each start tag
+# ('<a ') from where it starts, to the matching ']' or '>' or, when there is none, the
+# end of the paragraph: text that leaves many of them open, or nests them deeply, takes
+# time that grows with the square of its length. And each link, citation, tag or table
+# row costs far more than a word or an emphasis. Past these the text is refused up front.
+MAX_SCANNED = 4_000_000  # characters the converter would scan for ends, in one file
+MAX_MARKUP = 15_000  # links, citations, tags and table rows in one file
+_BRACKET = re.compile(r"\\.|[\[\]]")  # an escaped character, or a bracket
+_START_TAG = re.compile(r"<[A-Za-z]")
+_MARKUP = re.compile(r"\[|<[A-Za-z/!]|^[ \t]*\|", re.MULTILINE)
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+def _too_costly(body: str, locate: _Locator) -> Diagnostic | None:
+    """An error for text whose brackets, tags or markup would take the converter too long."""
+    scanned = 0
+    for start, paragraph in _paragraphs(body):
+        cost, first_open = _scan_cost(paragraph)
+        scanned += cost
+        if scanned > MAX_SCANNED:
+            return Diagnostic(
+                locate.at(start + first_open),
+                "error",
+                "the brackets and tags from here on take the Markdown converter too long: "
+                "many '[' or '<' are never closed, or are nested deeply",
+                "close each [ with ] and each <tag with >, or write \\[ and &lt; for the "
+                "characters themselves",
+            )
+    markup = sum(1 for _ in _MARKUP.finditer(body))
+    if markup > MAX_MARKUP:
+        return Diagnostic(
+            locate.at(0),
+            "error",
+            f"the page has {markup:,} links, citations, tags and table rows; a page may have "
+            f"at most {MAX_MARKUP:,}",
+            "split it into several pages, or put large tables in a data file in static/",
+        )
     return None
+
+
+def _paragraphs(body: str) -> Iterator[tuple[int, str]]:
+    """The paragraphs of a body (text between blank lines), each with its offset."""
+    start = 0
+    for blank in _PARAGRAPH_BREAK.finditer(body):
+        yield start, body[start : blank.start()]
+        start = blank.end()
+    yield start, body[start:]
+
+
+def _scan_cost(paragraph: str) -> tuple[int, int]:
+    """How far the converter scans for the ends of one paragraph's '[' and start tags,
+    in characters; and where the first one that is never closed starts (else 0)."""
+    cost, first_open = 0, -1
+    opened: list[int] = []
+    for match in _BRACKET.finditer(paragraph):
+        if match.group() == "[":
+            opened.append(match.start())
+        elif match.group() == "]" and opened:
+            cost += match.start() - opened.pop()
+    end = len(paragraph)
+    for index in opened:
+        cost += end - index
+    if opened:
+        first_open = opened[0]
+    ends = [m.start() for m in re.finditer(">", paragraph)]
+    for match in _START_TAG.finditer(paragraph):
+        after = bisect.bisect_left(ends, match.start())
+        if after == len(ends):
+            cost += end - match.start()
+            first_open = match.start() if first_open < 0 else min(first_open, match.start())
+        else:
+            cost += ends[after] - match.start()
+    return cost, max(first_open, 0)

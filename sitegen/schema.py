@@ -100,7 +100,15 @@ def _type_name(value: Any) -> str:
     return "text"
 
 
-def text(value: Any) -> str:
+# The most characters a value may have: a title, a name or a publisher fits on a line, a
+# summary, an action or a note in a paragraph. Values are repeated across pages (the
+# site's title on every one, a page's title wherever it is listed), so these bound the
+# output too.
+LINE = 200
+PARAGRAPH = 2000
+
+
+def text(value: Any, most: int = PARAGRAPH) -> str:
     if not isinstance(value, str):
         raise Invalid(f"expected text, got {_type_name(value)}", "write it as text in quotes")
     if not value.strip():
@@ -110,7 +118,22 @@ def text(value: Any) -> str:
             f"contains the control character U+{ord(control.group()):04X}",
             "remove it (no page, feed or download can show it)",
         )
-    return value.strip()
+    value = value.strip()
+    if len(value) > most:
+        what, hint = (
+            ("one line", "shorten it")
+            if most == LINE
+            else ("a paragraph", "shorten it; longer text belongs in a page's Markdown")
+        )
+        raise Invalid(
+            f"is {len(value):,} characters long; it may have at most {most:,} ({what})", hint
+        )
+    return value
+
+
+def line(value: Any) -> str:
+    """Text that fits on one line: a title, a name, a publisher."""
+    return text(value, LINE)
 
 
 def one_of(vocabulary: Mapping[str, str]) -> Converter:
@@ -295,18 +318,18 @@ def check_mapping(
 
 
 SETTINGS_FIELDS = (
-    Field("title", text, required=True),
+    Field("title", line, required=True),
     Field("description", text, required=True),
     Field("language", language, required=True),
     Field("base_url", base_url, required=True),
-    Field("publisher", text, required=True),
-    Field("licence", text, required=True),
+    Field("publisher", line, required=True),
+    Field("licence", line, required=True),
     Field("licence_url", web_url),
     Field("raw_html", one_of(RAW_HTML_MODES)),
 )
 
 PAGE_FIELDS = (
-    Field("title", text, required=True),
+    Field("title", line, required=True),
     Field("summary", text),
     Field("updated", day),
     Field("draft", boolean),
@@ -315,7 +338,7 @@ PAGE_FIELDS = (
 )
 
 COUNTRY_FIELDS = (
-    Field("name", text, required=True),
+    Field("name", line, required=True),
     Field("code", country_code, required=True),
     Field("summary", text, required=True),
     Field("status", one_of(STATUSES), required=True),
@@ -326,7 +349,7 @@ COUNTRY_FIELDS = (
 
 MEASURE_FIELDS = (
     Field("date", partial_date, required=True),
-    Field("actor", text, required=True),
+    Field("actor", line, required=True),
     Field("action", text, required=True),
     Field("scope", text, required=True),
     Field("vendors", list_of(one_of(VENDORS), min_items=1), required=True),
@@ -337,12 +360,12 @@ MEASURE_FIELDS = (
 
 SOURCE_FIELDS = (
     Field("id", slug, required=True),
-    Field("publisher", text, required=True),
-    Field("title", text),
+    Field("publisher", line, required=True),
+    Field("title", line),
     Field("date", partial_date, required=True),
     Field("url", web_url),
     Field("kind", one_of(SOURCE_KINDS), required=True),
-    Field("author", text),
+    Field("author", line),
     Field("note", text),
     Field("excerpts", list_of(text, min_items=1)),
 )

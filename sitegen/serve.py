@@ -21,10 +21,11 @@ import threading
 import time
 import webbrowser
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from livereload.handlers import LiveReloadHandler, LiveReloadJSHandler
-from tornado import httpserver, ioloop, netutil, web
+from tornado import httpserver, ioloop, iostream, netutil, web
 
 from .errors import Report, printable
 from .layout import CONTENT, STATIC, TEMPLATES
@@ -362,6 +363,59 @@ def _print_warnings(report: Report) -> None:
         print(f"  {warning.format()}", flush=True)
 
 
+# Descriptors kept free for the build's own files, the watcher, the cache and workers.
+RESERVED_FILES = 64
+MOST_CONNECTIONS = 1000
+IDLE_SECONDS = 60  # a connection that sends nothing for this long is closed
+
+
+def connection_cap() -> int:
+    """How many connections the preview holds open at once: well below the process's
+    limit of open files, which the build needs too."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return MOST_CONNECTIONS // 2
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MOST_CONNECTIONS
+    return max(8, min(MOST_CONNECTIONS, soft - RESERVED_FILES))
+
+
+class CappedServer(httpserver.HTTPServer):
+    """Tornado's HTTP server, closing each connection past a cap at once.
+
+    At the limit of open files, accept() fails and Tornado's accept loop tries again at
+    once, logging a traceback each time, without end (and the build cannot open its
+    files). Below the cap that never happens; past it, a new connection is closed as
+    soon as it is accepted, and the first of a run of them is logged.
+    """
+
+    cap = MOST_CONNECTIONS
+    connections = 0
+    refusing = False
+
+    def handle_stream(self, stream: iostream.IOStream, address: tuple[Any, ...]) -> None:
+        if self.connections >= self.cap:
+            stream.close()
+            if not self.refusing:
+                self.refusing = True
+                print(
+                    f"{self.connections} connections are open, as many as the preview "
+                    "holds at once: new ones are closed until some end",
+                    flush=True,
+                )
+            return
+        self.connections += 1
+        super().handle_stream(stream, address)
+
+    def on_close(self, server_conn: object) -> None:
+        super().on_close(server_conn)
+        self.connections -= 1
+        if self.connections < self.cap // 2:
+            self.refusing = False  # the next run is logged again
+
+
 def make_app(state: PreviewState) -> web.Application:
     return web.Application(
         [
@@ -385,7 +439,10 @@ class Preview:
         """Listen, build once, and start watching; call on the thread that runs the loop."""
         self.loop = ioloop.IOLoop.current()
         sockets = netutil.bind_sockets(self.requested_port, address=self.host)
-        self.server = httpserver.HTTPServer(make_app(self.state))
+        self.server = CappedServer(
+            make_app(self.state), idle_connection_timeout=IDLE_SECONDS, body_timeout=IDLE_SECONDS
+        )
+        self.server.cap = connection_cap()
         self.server.add_sockets(sockets)
         self.state.port = sockets[0].getsockname()[1]
         self.rebuilder = Rebuilder(Builder(self.options), self.state, self.loop)

@@ -372,6 +372,58 @@ def test_billion_laughs_is_refused_at_once(make_site) -> None:
     )
 
 
+_COSTLY = (
+    "the brackets and tags from here on take the Markdown converter too long: many '[' or "
+    "'<' are never closed, or are nested deeply; close each [ with ] and each <tag with >, "
+    "or write \\[ and &lt; for the characters themselves"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("Intro.\n\n" + "[" * 25_000 + "\n", f"content/about.md:6:1: error: {_COSTLY}"),
+        ("<a " * 30_000 + "\n", f"content/about.md:4:1: error: {_COSTLY}"),
+        ("[" * 5_000 + "x" + "]" * 5_000 + "\n", f"content/about.md:4:1: error: {_COSTLY}"),
+        (
+            "| a | b |\n|---|---|\n" + "| x | y |\n" * 150_000,
+            "content/about.md:4:1: error: the page has 150,002 links, citations, tags and "
+            "table rows; a page may have at most 15,000; split it into several pages, or put "
+            "large tables in a data file in static/",
+        ),
+        (
+            "Cited [@reuters-japan]. " * 75_000 + "\n",
+            "content/about.md:4:1: error: the page has 75,000 links, citations, tags and table "
+            "rows; a page may have at most 15,000; split it into several pages, or put large "
+            "tables in a data file in static/",
+        ),
+        ('"Japan" [@reuters-japan] and "Huawei" [@reuters-japan].\n\n' * 7_000, None),
+        ("A [bracket that stays open, and <b>bold</b>.\n\n" * 1_000, None),
+    ],
+    ids=[
+        "open-brackets",
+        "open-tags",
+        "nested-brackets",
+        "long-table",
+        "citations-on-a-line",
+        "many-quotations",
+        "one-open-bracket-a-paragraph",
+    ],
+)
+def test_text_that_would_take_minutes_is_refused_or_built_in_seconds(
+    make_site, body: str, message: str | None
+) -> None:
+    """Each input builds within the time limit or is refused at its line: never minutes."""
+    site = make_site({"content/about.md": FRONT + body})
+    before = site.tree()
+    code, err = build_in_subprocess(site)
+    if message is None:
+        assert code == 0, err
+        return
+    assert code == 1 and only_error(err) == message
+    assert site.tree() == before
+
+
 def test_many_citations_on_one_line_are_located_in_linear_time() -> None:
     body = "x [@a] " * 200_000
     locate = _Locator(body, "content/a.md", 4)

@@ -390,3 +390,61 @@ def test_clients_that_hang_up_or_stall_do_not_disturb_others(preview) -> None:
     finally:
         for conn in stalled:
             conn.close()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_more_clients_than_files_it_may_open_are_refused_quietly(make_site) -> None:
+    """Under `ulimit -n 128`, 200 clients that never finish a request: the preview does
+    not spin or flood its log, it says so once, a save still rebuilds right (no false
+    'missing settings file'), and once they leave it answers again."""
+    import resource
+
+    site = make_site()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sitegen", "serve", "--port", "0"],
+        cwd=site.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128)),
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    stdout = process.stdout
+    threading.Thread(target=lambda: [lines.append(line) for line in stdout], daemon=True).start()
+    stalled: list[socket.socket] = []
+    try:
+        wait_for(lambda: any(line.startswith("serving ") for line in lines), 30)
+        url = next(line for line in lines if line.startswith("serving ")).split()[1]
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        for _ in range(200):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            conn.sendall(b"GET /about/ HTTP/1.1\r\nHost: 127.0.0")
+            stalled.append(conn)
+        time.sleep(1)
+        busy = _cpu_seconds(process.pid)
+        time.sleep(2)
+        assert _cpu_seconds(process.pid) - busy < 0.5, "the server spins"
+        site.write("content/about.md", (site.root / "content/about.md").read_text() + "\nSaved.\n")
+        wait_for(
+            lambda: any(line.startswith("rebuilt after content/about.md") for line in lines), 20
+        )
+        log = "".join(lines)
+        assert "Traceback" not in log and "error" not in log, log[-2000:]
+        assert len(log) < 5000, log[-2000:]
+        assert sum("connections are open" in line for line in lines) == 1, log
+    finally:
+        for conn in stalled:
+            conn.close()
+    try:
+        wait_for(lambda: fetch(url + "about/")[0] == 200, 20)
+        assert "Saved." in fetch(url + "about/")[1]
+    finally:
+        process.terminate()
+        process.wait(10)
