@@ -17,10 +17,13 @@ import html
 import ipaddress
 import json
 import mimetypes
+import os
 import threading
 import time
 import webbrowser
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +31,7 @@ from livereload.handlers import LiveReloadHandler, LiveReloadJSHandler
 from tornado import httpserver, ioloop, iostream, netutil, web
 
 from .errors import Report, printable
+from .inputs import FileCache, FileKey
 from .layout import CONTENT, STATIC, TEMPLATES
 from .options import OutputFiles, Priority, pack
 from .pipeline import Builder, Options, Result
@@ -38,6 +42,21 @@ MAX_DELAY = 0.15  # never wait longer than this after the first event
 ASKED_SECONDS = 30.0  # a request for a page still to render waits this long at most
 
 
+# Static files larger than this are sent from disk, a chunk at a time, not held in memory.
+STREAMED_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class OnDisk:
+    """A large static file, as the build that copied it saw it: sent from disk, and only
+    while the file there is that same file (the same inode, size and times), so nothing
+    put in its place since (a link to a secret, say) is ever sent."""
+
+    path: Path
+    key: FileKey
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One consistent state of the preview: the files, or the errors over them."""
@@ -45,6 +64,7 @@ class Snapshot:
     files: OutputFiles
     errors: tuple[str, ...] = ()
     version: int = 0
+    large: Mapping[str, OnDisk] = field(default_factory=dict)  # sent from disk
 
 
 @dataclass
@@ -90,16 +110,24 @@ def output_key(path: str) -> str:
     return key + "index.html" if key == "" or key.endswith("/") else key
 
 
-def served_files(result: Result, previous: OutputFiles) -> OutputFiles:
-    """Rendered files plus static files' bytes (static files are small; read once each)."""
-    static = {}
+def served_files(result: Result, previous: Snapshot) -> tuple[OutputFiles, dict[str, OnDisk]]:
+    """Rendered files plus static files: the small ones' bytes (read once each), the
+    large ones' place on disk (`previous`: the snapshot, for a file that cannot be read
+    now)."""
+    static, large = {}, {}
     for rel, path in result.copies.items():
         try:
-            static[rel] = pack(path.read_bytes())
+            info = os.stat(path)
+            if info.st_size > STREAMED_BYTES:
+                large[rel] = OnDisk(path, FileCache.key_of(info))
+            else:
+                static[rel] = pack(path.read_bytes())
         except OSError:
-            if (old := previous.packed(rel)) is not None:
+            if (old := previous.files.packed(rel)) is not None:
                 static[rel] = old
-    return result.files.with_files(static)
+            elif rel in previous.large:
+                large[rel] = previous.large[rel]
+    return result.files.with_files(static), large
 
 
 def overlay(errors: tuple[str, ...]) -> bytes:
@@ -159,7 +187,8 @@ class HostChecked(web.RequestHandler):
 
 
 class PageHandler(HostChecked):
-    """Serves the in-memory snapshot; nothing is read from disk, so no path can escape."""
+    """Serves the in-memory snapshot, and large static files from where the build found
+    them; no request's path is ever looked up on disk, so none can escape."""
 
     def initialize(self, state: PreviewState) -> None:
         self.state = state
@@ -176,6 +205,9 @@ class PageHandler(HostChecked):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.state.ready(key), ASKED_SECONDS)
         snapshot = self.state.snapshot
+        if key in snapshot.large:
+            await self._send_from_disk(key, snapshot.large[key])
+            return
         body = snapshot.files.get(key)
         if body is None and f"{key}/index.html" in snapshot.files:
             self.redirect(f"/{key}/", permanent=False)
@@ -191,6 +223,32 @@ class PageHandler(HostChecked):
         self.set_header("Content-Type", kind)
         self.set_header("Cache-Control", "no-store")
         self.write(body)
+
+    async def _send_from_disk(self, key: str, file: OnDisk) -> None:
+        """A large static file, a chunk at a time; refused if it is not the file the
+        build saw (it changed, or something else took its place: a rebuild follows)."""
+        try:
+            with open(file.path, "rb") as handle:
+                if FileCache.key_of(os.fstat(handle.fileno())) != file.key:
+                    self._changed()
+                    return
+                kind = mimetypes.guess_type(key)[0] or "application/octet-stream"
+                self.set_header("Content-Type", kind)
+                self.set_header("Cache-Control", "no-store")
+                left = file.key[2]  # no more than the build saw, should it grow meanwhile
+                while left > 0 and (chunk := handle.read(min(CHUNK_BYTES, left))):
+                    left -= len(chunk)
+                    self.write(chunk)
+                    await self.flush()  # sent in chunks: no length promised up front
+        except iostream.StreamClosedError:
+            pass  # the client went away (a kind of OSError: caught first)
+        except OSError:
+            self._changed()
+
+    def _changed(self) -> None:
+        self.set_status(503)
+        self.set_header("Retry-After", "1")
+        self.write("This file changed since the preview last built it; try again.")
 
 
 class ReloadScript(HostChecked, LiveReloadJSHandler):
@@ -318,8 +376,8 @@ class Rebuilder:
         took = (time.perf_counter() - started) * 1000
         old = self.state.snapshot
         if result.ok:
-            files = served_files(result, old.files)
-            self.state.snapshot = Snapshot(files, (), old.version + 1)
+            files, large = served_files(result, old)
+            self.state.snapshot = Snapshot(files, (), old.version + 1, large)
             changed_outputs = [k for k in files if old.files.packed(k) != files.packed(k)]
             shown = printable(", ".join(changed)) if changed else "everything"
             print(
@@ -337,21 +395,27 @@ class Rebuilder:
 
     def _publish(self, output: str, body: bytes | None) -> None:
         """One page rendered ahead of the rest of its build: served, and reloaded, now
-        (None: the page needs no new rendering, or failed to render: as it stands)."""
+        (None: the page needs no new rendering, or failed to render: as it stands).
+
+        While the last build's errors are shown, the page is served new but not reloaded
+        yet: whether they are gone is known only at the end of the build, which reloads
+        every page then. (Two reloads so close together lost the second: the page was
+        still opening its new reload socket.)"""
         old = self.state.snapshot
         packed = pack(body) if body is not None else None
         if packed is None or old.files.packed(output) == packed:
             self.loop.add_callback(self.state.published, output)
             return
         self.state.snapshot = Snapshot(
-            old.files.with_files({output: packed}), old.errors, old.version + 1
+            old.files.with_files({output: packed}), old.errors, old.version + 1, old.large
         )
         self.loop.add_callback(self.state.published, output)
-        self.loop.add_callback(broadcast_reload, "/" + output)
+        if not old.errors:
+            self.loop.add_callback(broadcast_reload, "/" + output)
 
     def _show_errors(self, lines: tuple[str, ...]) -> None:
         old = self.state.snapshot
-        self.state.snapshot = Snapshot(old.files, lines, old.version + 1)
+        self.state.snapshot = Snapshot(old.files, lines, old.version + 1, old.large)
         print("build failed; still serving the last good version:", flush=True)
         for line in lines:
             print(f"  {line}", flush=True)

@@ -359,8 +359,12 @@ def test_clients_that_hang_up_or_stall_do_not_disturb_others(preview) -> None:
     port = running.preview.state.port
     site.write_bytes("static/big.bin", os.urandom(8 * 1024 * 1024))
     whole_file = 8 * 1024 * 1024
-    # the watcher may see the file half written first: wait for the whole of it
-    wait_for(lambda: len(running.snapshot.files.get("big.bin", b"")) == whole_file, 20)
+
+    def whole() -> bool:  # the watcher may see the file half written first
+        large = running.snapshot.large.get("big.bin")
+        return large is not None and large.key[2] == whole_file
+
+    wait_for(whole, 20)
     stalled = []
     for _ in range(50):  # half a request line, never finished
         conn = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -445,6 +449,60 @@ def test_more_clients_than_files_it_may_open_are_refused_quietly(make_site) -> N
     try:
         wait_for(lambda: fetch(url + "about/")[0] == 200, 20)
         assert "Saved." in fetch(url + "about/")[1]
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _vm_hwm_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    assert match is not None
+    return int(match.group(1)) / 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_large_static_file_is_sent_from_disk_not_held(make_site, outside: Path) -> None:
+    """A 64 MB file downloaded four times at once costs the preview a few chunks of
+    memory, not the file (nor a copy per download); and a link to a secret put in its
+    place is never sent, before or after the rebuild that refuses it."""
+    site = make_site()
+    size = 64 * 1024 * 1024
+    site.write_bytes("static/big.bin", os.urandom(1024) * (size // 1024))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sitegen", "serve", "--port", "0"],
+        cwd=site.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    stdout = process.stdout
+    threading.Thread(target=lambda: [lines.append(line) for line in stdout], daemon=True).start()
+    try:
+        wait_for(lambda: any(line.startswith("serving ") for line in lines), 30)
+        url = next(line for line in lines if line.startswith("serving ")).split()[1]
+        before = _vm_hwm_mib(process.pid)
+
+        def download() -> int:
+            with urllib.request.urlopen(url + "big.bin", timeout=30) as response:
+                return sum(len(chunk) for chunk in iter(lambda: response.read(1 << 20), b""))
+
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(lambda _: download(), range(4))) == [size] * 4
+        assert _vm_hwm_mib(process.pid) - before < 16, "the file was held in memory"
+        big = site.root / "static/big.bin"
+        big.unlink()
+        big.symlink_to(outside)
+        for _ in range(20):  # before the rebuild and after it
+            status, body = fetch(url + "big.bin")
+            assert SECRET not in body and status in (404, 503), (status, body[:200])
+            time.sleep(0.05)
+        wait_for(lambda: any(LINK_OUT in line for line in lines), 20)
+        status, body = fetch(url + "big.bin")
+        assert SECRET not in body and status == 503
     finally:
         process.terminate()
         process.wait(10)
