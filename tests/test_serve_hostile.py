@@ -396,6 +396,38 @@ def test_clients_that_hang_up_or_stall_do_not_disturb_others(preview) -> None:
             conn.close()
 
 
+def serve_logged(
+    site: SiteDir, limit_files: int | None = None
+) -> tuple[subprocess.Popen[str], list[str], str]:
+    """`sitegen serve` in a subprocess (with at most `limit_files` open files, if given):
+    the process, its log lines as they come, and its URL once it serves."""
+    import resource
+
+    def limit() -> None:
+        if limit_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit_files, limit_files))
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sitegen", "serve", "--port", "0"],
+        cwd=site.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        preexec_fn=limit,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    stdout = process.stdout
+    threading.Thread(target=lambda: [lines.append(line) for line in stdout], daemon=True).start()
+    try:
+        wait_for(lambda: any(line.startswith("serving ") for line in lines), 30)
+    except AssertionError:
+        process.terminate()
+        raise
+    return process, lines, next(line for line in lines if line.startswith("serving ")).split()[1]
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -406,26 +438,10 @@ def test_more_clients_than_files_it_may_open_are_refused_quietly(make_site) -> N
     """Under `ulimit -n 128`, 200 clients that never finish a request: the preview does
     not spin or flood its log, it says so once, a save still rebuilds right (no false
     'missing settings file'), and once they leave it answers again."""
-    import resource
-
     site = make_site()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sitegen", "serve", "--port", "0"],
-        cwd=site.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(PROJECT)},
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128)),
-    )
-    lines: list[str] = []
-    assert process.stdout is not None
-    stdout = process.stdout
-    threading.Thread(target=lambda: [lines.append(line) for line in stdout], daemon=True).start()
+    process, lines, url = serve_logged(site, limit_files=128)
     stalled: list[socket.socket] = []
     try:
-        wait_for(lambda: any(line.startswith("serving ") for line in lines), 30)
-        url = next(line for line in lines if line.startswith("serving ")).split()[1]
         port = int(url.rstrip("/").rsplit(":", 1)[1])
         for _ in range(200):
             conn = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -469,21 +485,8 @@ def test_a_large_static_file_is_sent_from_disk_not_held(make_site, outside: Path
     site = make_site()
     size = 64 * 1024 * 1024
     site.write_bytes("static/big.bin", os.urandom(1024) * (size // 1024))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sitegen", "serve", "--port", "0"],
-        cwd=site.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(PROJECT)},
-    )
-    lines: list[str] = []
-    assert process.stdout is not None
-    stdout = process.stdout
-    threading.Thread(target=lambda: [lines.append(line) for line in stdout], daemon=True).start()
+    process, lines, url = serve_logged(site)
     try:
-        wait_for(lambda: any(line.startswith("serving ") for line in lines), 30)
-        url = next(line for line in lines if line.startswith("serving ")).split()[1]
         before = _vm_hwm_mib(process.pid)
 
         def download() -> int:
