@@ -79,6 +79,7 @@ class PreviewState:
     port: int = 0
     host: str = "127.0.0.1"  # the address listened on
     viewing: dict[object, str] = field(default_factory=dict)  # reload socket -> its page
+    sockets: int = 0  # reload sockets open
     recent: str = ""  # the page requested last
     priority: Priority | None = None
     waiting: dict[str, list[asyncio.Future[None]]] = field(default_factory=dict)
@@ -264,9 +265,21 @@ class ReloadSocket(HostChecked, LiveReloadHandler):
     be the address the request was sent to.
     """
 
+    counted = False  # among the state's open sockets
+
     def check_origin(self, origin: str) -> bool:
         host = self.request.headers.get("Host", "")
         return origin in (f"http://{host}", f"https://{host}")
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        """Past MOST_RELOAD_SOCKETS open at once, close the new one: once a connection is
+        a WebSocket the server's connection cap no longer counts it (CappedServer)."""
+        state = self.settings["preview_state"]
+        if state.sockets >= MOST_RELOAD_SOCKETS:
+            self.close()
+            return
+        state.sockets += 1
+        self.counted = True
 
     def on_message(self, message: str | bytes) -> None:
         """livereload.js's handshake; its "info" names the page open in the tab."""
@@ -284,7 +297,11 @@ class ReloadSocket(HostChecked, LiveReloadHandler):
 
     def on_close(self) -> None:
         super().on_close()
-        self.settings["preview_state"].viewing.pop(self, None)
+        state = self.settings["preview_state"]
+        state.viewing.pop(self, None)
+        if self.counted:
+            state.sockets -= 1
+            self.counted = False
 
 
 def is_loopback(host: str) -> bool:
@@ -431,6 +448,7 @@ def _print_warnings(report: Report) -> None:
 RESERVED_FILES = 64
 MOST_CONNECTIONS = 1000
 IDLE_SECONDS = 60  # a connection that sends nothing for this long is closed
+MOST_RELOAD_SOCKETS = 64  # browser tabs open on the preview at once
 
 
 def connection_cap() -> int:

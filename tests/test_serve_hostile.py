@@ -28,9 +28,9 @@ import pytest
 from conftest import PROJECT, SiteDir
 from test_serve import fetch, wait_for
 from tornado.httpclient import HTTPClientError, HTTPRequest
-from tornado.websocket import websocket_connect
+from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from sitegen.serve import host_allowed, is_loopback
+from sitegen.serve import MOST_RELOAD_SOCKETS, host_allowed, is_loopback
 
 LINK_OUT = "symbolic link leads outside content/, templates/ and static/, or to a hidden file"
 SECRET = "sitegen-test-secret-3f9a"  # in a file outside the project: must never be served
@@ -231,6 +231,44 @@ def test_only_our_own_pages_may_open_the_reload_socket(preview) -> None:
     for name in ("evil.example", "127.evil.example", "127.0.0.1.nip.io"):
         rebound = f"{name}:{port}"
         assert websocket_status(port, f"http://{rebound}", rebound) == 403, name
+
+
+def test_reload_sockets_past_the_cap_are_closed_and_room_comes_back(preview) -> None:
+    """A WebSocket is no longer a connection the server's cap counts: the preview holds
+    at most MOST_RELOAD_SOCKETS of them, closes the next at once, and takes new ones
+    when some close."""
+    _, running = preview
+    port = running.preview.state.port
+
+    async def scenario() -> tuple[int, int, bool]:
+        request = HTTPRequest(
+            f"ws://127.0.0.1:{port}/livereload",
+            headers={"Origin": f"http://127.0.0.1:{port}"},
+            connect_timeout=5,
+            request_timeout=5,
+        )
+        sockets = [await websocket_connect(request) for _ in range(MOST_RELOAD_SOCKETS + 6)]
+
+        async def closed(connection: WebSocketClientConnection) -> bool:
+            try:
+                message = await asyncio.wait_for(connection.read_message(), 0.5)
+            except TimeoutError:
+                return False  # still open: nothing to read
+            return message is None
+
+        shut = [await closed(connection) for connection in sockets]
+        for connection in sockets[:10]:
+            connection.close()
+        await asyncio.sleep(0.5)
+        again = await websocket_connect(request)
+        reopened = not await closed(again)
+        again.close()
+        for connection in sockets[10:]:
+            connection.close()
+        return shut.count(True), shut.count(False), reopened
+
+    refused, kept, reopened = asyncio.run(scenario())
+    assert (refused, kept, reopened) == (6, MOST_RELOAD_SOCKETS, True)
 
 
 def test_every_request_must_name_this_server(preview) -> None:
@@ -463,7 +501,14 @@ def test_more_clients_than_files_it_may_open_are_refused_quietly(make_site) -> N
         for conn in stalled:
             conn.close()
     try:
-        wait_for(lambda: fetch(url + "about/")[0] == 200, 20)
+
+        def answered() -> bool:  # refused (reset) until it sees the stalled ones gone
+            try:
+                return fetch(url + "about/")[0] == 200
+            except OSError:
+                return False
+
+        wait_for(answered, 20)
         assert "Saved." in fetch(url + "about/")[1]
     finally:
         process.terminate()
