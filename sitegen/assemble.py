@@ -299,10 +299,23 @@ def _reference_anchors(count: int) -> set[str]:
     return {f"ref-{n}" for n in range(1, count + 1)}
 
 
+def _id_location(file: MarkdownFile | None, anchor: str) -> Location:
+    """Where the text sets an id: its `#id` in an attribute list or `id="..."` in raw
+    HTML, the first that is found; else the file."""
+    if file is None:
+        return Location("content")
+    for written in (f"#{anchor}", f'id="{anchor}"', f"id='{anchor}'"):
+        index = file.body.find(written)
+        if index >= 0:
+            line = file.body_line + file.body.count("\n", 0, index)
+            return Location(file.path, line, index - (file.body.rfind("\n", 0, index) + 1) + 1)
+    return Location(file.path)
+
+
 def _page_anchors(
     document: Document | None,
     extra: Iterable[str],
-    path: str,
+    file: MarkdownFile | None,
     report: Report,
     reserved: frozenset[str] = GENERATED_IDS,
 ) -> frozenset[str]:
@@ -321,7 +334,7 @@ def _page_anchors(
                 )
         for other in sorted(ids & taken - {h.id for h in document.headings}):
             report.error(
-                Location(path),
+                _id_location(file, other),
                 f"the id '{other}' set in the text is one the page gives to something it generates",
                 "choose another id in {#...}",
             )
@@ -419,7 +432,7 @@ def assemble(
                 anchors=_page_anchors(
                     document,
                     _reference_anchors(len(refs)),
-                    file.path,
+                    file,
                     report,
                     GENERATED_IDS | HOME_IDS if kind == "home" else GENERATED_IDS,
                 ),
@@ -448,7 +461,7 @@ def assemble(
                 title=country.name,
                 template=template,
                 inputs=(country.location.path, *([file.path] if file else [])),
-                anchors=_page_anchors(document, extra, file.path if file else "", report),
+                anchors=_page_anchors(document, extra, file, report),
                 references=tuple(refs),
                 document=document,
                 country=country,
@@ -480,7 +493,9 @@ def assemble(
                 title=front.get("title", title),
                 template=front.get("template") or DEFAULT_TEMPLATES[kind],
                 inputs=inputs,
-                anchors=_page_anchors(document, extra | _reference_anchors(len(refs)), key, report),
+                anchors=_page_anchors(
+                    document, extra | _reference_anchors(len(refs)), file, report
+                ),
                 references=refs,
                 document=document,
                 summary=front.get("summary"),
