@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,8 +262,3 @@ def settled(keys: Mapping[str, FileKey], since_ns: int) -> dict[str, FileKey]:
         rel: key if max(key[0], key[1]) < racy else (key[0], -1, key[2], key[3])
         for rel, key in keys.items()
     }
-
-
-def now_ns() -> int:
-    """The clock file times are set from, for `settled`."""
-    return time.time_ns()

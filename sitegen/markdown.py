@@ -17,7 +17,6 @@ import json
 import posixpath
 import re
 import xml.etree.ElementTree as etree
-import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from markdown.treeprocessors import Treeprocessor
 from . import urls
 from .engine import ENGINE_KEY
 from .errors import Diagnostic, Location
+from .packing import pack, unpack
 from .sanitise import DEFAULT_MODE, Sanitiser, html_depth_exceeded, settings_key
 
 CITATION_RE = r"\[(@[A-Za-z0-9][\w.:-]*(?:\s*;\s*@[A-Za-z0-9][\w.:-]*)*)\]"
@@ -86,7 +86,7 @@ class Document:
     cache: the bodies of all pages are most of a build's memory unless packed.
     """
 
-    packed: bytes  # the HTML, UTF-8, zlib-compressed: see `pack`
+    packed: bytes  # the HTML, UTF-8, packed (packing.pack)
     links: tuple[ContentLink, ...]
     citations: tuple[str, ...]  # source ids, in order of first citation: [1], [2], ...
     citation_uses: tuple[CitationUse, ...]
@@ -98,7 +98,7 @@ class Document:
     @property
     def html_bytes(self) -> bytes:
         """The HTML as UTF-8: what an output file holds."""
-        return zlib.decompress(self.packed)
+        return unpack(self.packed)
 
     @property
     def html(self) -> str:
@@ -124,7 +124,7 @@ class Document:
         """From `to_json` and the packed HTML; an exception if they are not what a build
         wrote (cache.Store takes any as a damaged row)."""
         value = json.loads(text)
-        zlib.decompress(packed).decode()  # raises unless it is HTML this engine packed
+        unpack(packed).decode()  # raises unless it is HTML this engine packed
         headings = []
         for hid, title, level, where in value["headings"]:
             if type(level) is not int:
@@ -393,7 +393,7 @@ class MarkdownRenderer:
                     "flatten the nesting of lists, quotations, emphasis or brackets here",
                 )
         if refused is not None:
-            return Document(pack(""), (), (), (), (), frozenset(), (refused,), source)
+            return Document(pack(b""), (), (), (), (), frozenset(), (refused,), source)
         raw_ids: frozenset[str] = frozenset()
         raw_links: tuple[str, ...] = ()
         if self._sanitiser is not None:
@@ -429,7 +429,7 @@ class MarkdownRenderer:
             )
         )
         return Document(
-            packed=pack(html),
+            packed=pack(html.encode()),
             links=tuple(
                 ContentLink(target or path.removeprefix("content/"), anchor, locate.find(f"({raw}"))
                 for raw, target, anchor in state.links
@@ -443,11 +443,6 @@ class MarkdownRenderer:
             diagnostics=diagnostics,
             source=source,
         )
-
-
-def pack(html: str) -> bytes:
-    """HTML as Document keeps it: level 1 packs about as small as level 9, much faster."""
-    return zlib.compress(html.encode(), 1)
 
 
 def _flatten(md: markdown.Markdown) -> list[dict]:

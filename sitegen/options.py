@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import threading
-import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import Report
+from .packing import unpack
 
 if TYPE_CHECKING:
     from .model import Site
@@ -81,22 +81,16 @@ class Priority:
             self.publish(output, body)
 
 
-def pack(body: bytes) -> bytes:
-    """An output's bytes as a build that keeps its site in memory holds them (zlib's
-    fastest level: HTML shrinks several times, in a fraction of its rendering time)."""
-    return zlib.compress(body, 1)
-
-
 class OutputFiles(Mapping[str, bytes]):
     """Every output of a build that keeps them in memory (the preview), by path, each
-    held packed (`pack`) and unpacked when read. The same bytes always pack the same,
+    held packed (packing.pack) and unpacked when read. The same bytes always pack the same,
     so two versions can be compared packed (`packed`)."""
 
     def __init__(self, packed: Mapping[str, bytes] | None = None) -> None:
         self._packed = dict(packed or {})
 
     def __getitem__(self, rel: str) -> bytes:
-        return zlib.decompress(self._packed[rel])
+        return unpack(self._packed[rel])
 
     def __contains__(self, rel: object) -> bool:
         return rel in self._packed

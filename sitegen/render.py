@@ -133,7 +133,7 @@ class Rendered:
     read: Mapping[Key, str]
     build: str = ""  # the build that rendered it: reused renderings keep an older one
     checksum: str = ""  # digest of the body: the output folder's marker records it
-    packed: bool = False  # the body is packed (options.pack): a build kept it in memory
+    packed: bool = False  # the body is packed (packing.pack): a build kept it in memory
 
     def to_json(self) -> str | None:
         """All but the body, as JSON text; None if a key read is not plain data."""

@@ -33,7 +33,8 @@ from tornado import httpserver, ioloop, iostream, netutil, web
 from .errors import Report, printable
 from .inputs import FileCache, FileKey
 from .layout import CONTENT, STATIC, TEMPLATES
-from .options import OutputFiles, Priority, pack
+from .options import OutputFiles, Priority
+from .packing import pack
 from .pipeline import Builder, Options, Result
 from .watch import make_watcher
 

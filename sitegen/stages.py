@@ -26,8 +26,9 @@ from .links import check_links
 from .load import MarkdownFile, Project, load_project, parsed_from_row, parsed_row
 from .markdown import Document, MarkdownRenderer, source_key
 from .model import Site
-from .options import Options, OutputFiles, Priority, Result, pack
+from .options import Options, OutputFiles, Priority, Result
 from .outputs import generators, merge_outputs, path_clashes
+from .packing import pack
 from .parallel import (
     Progress,
     RenderJob,
