@@ -524,8 +524,11 @@ def _too_deep(body: str, locate: _Locator) -> Diagnostic | None:
     """An error for text nested beyond what the converter can take in reasonable time."""
     in_fence = False
     start = 0
+    outside_code: list[str] = []  # the body with fenced code blanked, offsets kept
     for line in body.split("\n"):
-        if _FENCE.match(line):
+        fence = bool(_FENCE.match(line))
+        outside_code.append(" " * len(line) if in_fence and not fence else line)
+        if fence:
             in_fence = not in_fence
         elif not in_fence:
             depth, text_start = _nesting(line)
@@ -538,7 +541,8 @@ def _too_deep(body: str, locate: _Locator) -> Diagnostic | None:
                     "flatten the list or quotation",
                 )
         start += len(line) + 1
-    offset = html_depth_exceeded(body, MAX_HTML_DEPTH)
+    code_blanked = "\n".join(outside_code)  # code in fences is not parsed for markup
+    offset = html_depth_exceeded(code_blanked, MAX_HTML_DEPTH)
     if offset is not None:
         return Diagnostic(
             locate.at(offset),
@@ -546,7 +550,7 @@ def _too_deep(body: str, locate: _Locator) -> Diagnostic | None:
             f"raw HTML is nested more than {MAX_HTML_DEPTH} elements deep here",
             "close the elements sooner, or simplify the HTML",
         )
-    return _too_costly(body, locate)
+    return _too_costly(code_blanked, locate)
 
 
 # Python-Markdown looks for the end of each '[' (a link's text) and of each start tag

@@ -399,6 +399,7 @@ _COSTLY = (
         ),
         ('"Japan" [@reuters-japan] and "Huawei" [@reuters-japan].\n\n' * 7_000, None),
         ("A [bracket that stays open, and <b>bold</b>.\n\n" * 1_000, None),
+        ("```\n" + "[x" * 25_000 + "\n" + "<a " * 20_000 + "\n```\n", None),
     ],
     ids=[
         "open-brackets",
@@ -408,6 +409,7 @@ _COSTLY = (
         "citations-on-a-line",
         "many-quotations",
         "one-open-bracket-a-paragraph",
+        "code-in-a-fence",
     ],
 )
 def test_text_that_would_take_minutes_is_refused_or_built_in_seconds(
