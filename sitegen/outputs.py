@@ -3,8 +3,8 @@
 Downloads (data/countries.json, data/measures.csv) and the files for discovery
 (sitemap.xml, robots.txt, the Atom feed feed.xml). Each generator is pure: the Site
 in, bytes out. The bytes are deterministic: sorted keys, '\n' line
-endings, and no dates but those written in the content. XML is built with ElementTree,
-which escapes every value; absolute URLs all come from settings.base_url.
+endings, and no dates but those written in the content. XML is written with every value
+escaped; absolute URLs all come from settings.base_url.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import datetime as dt
 import io
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -36,7 +35,6 @@ GENERATED_FILES = frozenset({SITEMAP, ROBOTS, FEED, urls.NOT_FOUND})
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 CSV_COLUMNS = (
     "country",
@@ -226,17 +224,54 @@ def _xml_text(value: str) -> str:
     return _NOT_XML.sub("", value)
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, {k: _xml_text(v) for k, v in attrs.items()})
-    if text is not None:
-        element.text = _xml_text(text)
-    return element
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTR_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+        "\t": "&#09;",
+    }
+)
 
 
-def _xml_bytes(root: ET.Element) -> bytes:
-    ET.indent(root, space="  ")
-    body = ET.tostring(root, encoding="unicode")
-    return f'<?xml version="1.0" encoding="utf-8"?>\n{body}\n'.encode()
+class _Xml:
+    """An XML document written as lines of text, two spaces a level, every value
+    escaped. Text, not a tree of elements: a tree of a few thousand pages' entries
+    is tens of thousands of objects for the garbage collector to trace."""
+
+    def __init__(self) -> None:
+        self.lines = ['<?xml version="1.0" encoding="utf-8"?>']
+        self.depth = 0
+
+    def _tag(self, tag: str, attrs: Mapping[str, str]) -> str:
+        return tag + "".join(
+            f' {name}="{_xml_text(value).translate(_ATTR_ESCAPES)}"'
+            for name, value in attrs.items()
+        )
+
+    def open(self, tag: str, **attrs: str) -> None:
+        self.lines.append(f"{'  ' * self.depth}<{self._tag(tag, attrs)}>")
+        self.depth += 1
+
+    def close(self, tag: str) -> None:
+        self.depth -= 1
+        self.lines.append(f"{'  ' * self.depth}</{tag}>")
+
+    def leaf(self, tag: str, text: str | None = None, **attrs: str) -> None:
+        """An element with text, or an empty one."""
+        start = f"{'  ' * self.depth}<{self._tag(tag, attrs)}"
+        if not text:
+            self.lines.append(f"{start} />")
+        else:
+            self.lines.append(f"{start}>{_xml_text(text).translate(_TEXT_ESCAPES)}</{tag}>")
+
+    def bytes(self) -> bytes:
+        assert self.depth == 0
+        return ("\n".join(self.lines) + "\n").encode()
 
 
 def listed_pages(site: Site) -> list[Page]:
@@ -245,13 +280,16 @@ def listed_pages(site: Site) -> list[Page]:
 
 
 def sitemap_xml(site: Site) -> bytes:
-    root = ET.Element("urlset", xmlns=SITEMAP_NS)
+    xml = _Xml()
+    xml.open("urlset", xmlns=SITEMAP_NS)
     for page in listed_pages(site):
-        entry = _sub(root, "url")
-        _sub(entry, "loc", _absolute(site, page.url))
+        xml.open("url")
+        xml.leaf("loc", _absolute(site, page.url))
         if page.updated:
-            _sub(entry, "lastmod", page.updated.isoformat())
-    return _xml_bytes(root)
+            xml.leaf("lastmod", page.updated.isoformat())
+        xml.close("url")
+    xml.close("urlset")
+    return xml.bytes()
 
 
 def robots_txt(site: Site) -> bytes:
@@ -273,26 +311,30 @@ def feed_xml(site: Site) -> bytes:
     settings = site.settings
     home = _absolute(site, urls.HOME)
     entries = feed_entries(site)
-    root = ET.Element("feed", {"xmlns": ATOM_NS, XML_LANG: settings.language})
-    _sub(root, "title", settings.title)
-    _sub(root, "subtitle", settings.description)
-    _sub(root, "id", home)
-    _sub(root, "link", rel="self", type="application/atom+xml", href=_absolute(site, FEED))
-    _sub(root, "link", rel="alternate", type="text/html", href=home)
+    xml = _Xml()
+    xml.open("feed", **{"xmlns": ATOM_NS, "xml:lang": settings.language})
+    xml.leaf("title", settings.title)
+    xml.leaf("subtitle", settings.description)
+    xml.leaf("id", home)
+    xml.leaf("link", rel="self", type="application/atom+xml", href=_absolute(site, FEED))
+    xml.leaf("link", rel="alternate", type="text/html", href=home)
     # With no dated page, the newest date the content states; never the build time.
     dates = [page.updated for page in entries if page.updated]
     newest = dates[0] if dates else max((c.as_of for c in site.countries), default=dt.date.min)
-    _sub(root, "updated", _atom_date(newest))
-    author = _sub(root, "author")
-    _sub(author, "name", settings.publisher)
-    _sub(root, "rights", settings.licence)
+    xml.leaf("updated", _atom_date(newest))
+    xml.open("author")
+    xml.leaf("name", settings.publisher)
+    xml.close("author")
+    xml.leaf("rights", settings.licence)
     for page in entries:
         url = _absolute(site, page.url)
-        entry = _sub(root, "entry")
-        _sub(entry, "title", headline(site, page))
-        _sub(entry, "id", url)
-        _sub(entry, "link", rel="alternate", type="text/html", href=url)
-        _sub(entry, "updated", _atom_date(page.updated or dt.date.min))
+        xml.open("entry")
+        xml.leaf("title", headline(site, page))
+        xml.leaf("id", url)
+        xml.leaf("link", rel="alternate", type="text/html", href=url)
+        xml.leaf("updated", _atom_date(page.updated or dt.date.min))
         if page.summary:
-            _sub(entry, "summary", page.summary)
-    return _xml_bytes(root)
+            xml.leaf("summary", page.summary)
+        xml.close("entry")
+    xml.close("feed")
+    return xml.bytes()
