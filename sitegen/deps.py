@@ -194,7 +194,11 @@ class DigestMemo:
     """
 
     def __init__(self) -> None:
-        self._records: dict[int, tuple[weakref.ref[Any], str]] = {}
+        # Two flat maps by id, not one of (reference, digest) pairs: a pair is one more
+        # object per record for the garbage collector to trace, and there are as many
+        # records as the model has.
+        self._refs: dict[int, weakref.ref[Any]] = {}
+        self._digests: dict[int, str] = {}
         self._swept = 0  # entries left by the last sweep
         self._held: dict[int, tuple[object, str]] = {}
         self._held_now: dict[int, tuple[object, str]] = {}
@@ -202,7 +206,7 @@ class DigestMemo:
 
     def __len__(self) -> int:
         """Entries held, of records alive or gone since the last sweep."""
-        return len(self._records) + len(self._held) + len(self._held_now)
+        return len(self._refs) + len(self._held) + len(self._held_now)
 
     def get(self, value: object) -> str | None:
         key = id(value)
@@ -212,24 +216,26 @@ class DigestMemo:
                 return None
             self._held_now[key] = hit
             return hit[1]
-        entry = self._records.get(key)
-        return entry[1] if entry is not None and entry[0]() is value else None
+        ref = self._refs.get(key)
+        return self._digests[key] if ref is not None and ref() is value else None
 
     def put(self, value: object, known: str) -> None:
         key = id(value)
         if type(value) in _HELD:
             self._held_now[key] = (value, known)
         else:
-            self._records[key] = (weakref.ref(value), known)
+            self._refs[key] = weakref.ref(value)
+            self._digests[key] = known
         name = type(value).__name__
         self.fresh[name] = self.fresh.get(name, 0) + 1
 
     def next_build(self) -> None:
         self._held, self._held_now = self._held_now, {}
         self.fresh = {}
-        if len(self._records) > 2 * self._swept + 1000:
-            self._records = {k: e for k, e in self._records.items() if e[0]() is not None}
-            self._swept = len(self._records)
+        if len(self._refs) > 2 * self._swept + 1000:
+            self._refs = {k: ref for k, ref in self._refs.items() if ref() is not None}
+            self._digests = {k: self._digests[k] for k in self._refs}
+            self._swept = len(self._refs)
 
 
 class Values:
