@@ -7,6 +7,7 @@ every problem it finds (unknown fields, bad values, unknown ids, duplicate URLs,
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -92,11 +93,17 @@ class Reuse:
         self._made_now: dict[str, dict[int, tuple[Any, Any, tuple[Diagnostic, ...]]]] = {}
         self._kept: dict[str, dict[str, Any]] = {}
         self._kept_now: dict[str, dict[str, Any]] = {}
+        # kind -> key -> (the input objects, what was made, its diagnostics)
+        self._derived: dict[str, dict[str, tuple[tuple[Any, ...], Any, tuple[Diagnostic, ...]]]]
+        self._derived = {}
+        self._derived_now: dict[str, dict[str, tuple[tuple[Any, ...], Any, tuple[Diagnostic, ...]]]]
+        self._derived_now = {}
 
     def next_build(self) -> None:
         """Keep what the build that assembled a model last used, and nothing else."""
         self._made, self._made_now = self._made_now, {}
         self._kept, self._kept_now = self._kept_now, {}
+        self._derived, self._derived_now = self._derived_now, {}
 
     def made_from(self, kind: str, source: S, make: Callable[[S, Report], T], report: Report) -> T:
         """`make(source, report)`, or what it made the last time from this same `source`
@@ -111,11 +118,40 @@ class Reuse:
         report.diagnostics.extend(hit[2])
         return hit[1]  # type: ignore[no-any-return]
 
+    def derived(
+        self,
+        kind: str,
+        key: str,
+        inputs: tuple[Any, ...],
+        make: Callable[[Report], T],
+        report: Report,
+    ) -> T:
+        """`make(report)`, or what it made the last time under this key when every one
+        of `inputs` is the same object as then, with its diagnostics reported again.
+
+        For a record made from several inputs (a page from its file, front matter and
+        document): a rebuild then makes new records only for what changed, where
+        making every one and comparing it with the last (`same`) costs as much as the
+        site is large. `make` may read nothing that is not in `inputs` or constant.
+        """
+        now = self._derived_now.setdefault(kind, {})
+        hit = now.get(key) or self._derived.get(kind, {}).get(key)
+        if (
+            hit is None
+            or len(hit[0]) != len(inputs)
+            or any(old is not new for old, new in zip(hit[0], inputs, strict=True))
+        ):
+            scratch = Report()
+            hit = (inputs, make(scratch), tuple(scratch.diagnostics))
+        now[key] = hit
+        report.diagnostics.extend(hit[2])
+        return hit[1]  # type: ignore[no-any-return]
+
     def same(self, kind: str, key: str, value: T) -> T:
         """The last build's record under this key if it equals `value`, else `value`."""
         now = self._kept_now.setdefault(kind, {})
         old = now.get(key, self._kept.get(kind, {}).get(key, _NONE))
-        kept = old if type(old) is type(value) and old == value else value
+        kept = old if old is value or (type(old) is type(value) and old == value) else value
         now[key] = kept
         return kept  # type: ignore[no-any-return]
 
@@ -259,6 +295,7 @@ def _check_related(
     docs: Mapping[str, YamlDoc],
     declared: Collection[str],
     report: Report,
+    reuse: Reuse,
 ) -> dict[str, tuple[CountryRef, ...]]:
     """Related countries, both ways: if A lists B, B shows A."""
     related: dict[str, set[str]] = defaultdict(set)
@@ -281,7 +318,11 @@ def _check_related(
                 related[country.slug].add(other)
                 related[other].add(country.slug)
 
-    refs = {slug: _ref(c) for slug, c in countries.items() if slug in related}
+    refs = {
+        slug: reuse.made_from("country ref", c, lambda c, _: _ref(c), report)
+        for slug, c in countries.items()
+        if slug in related
+    }
     return {
         s: tuple(sorted((refs[o] for o in related[s]), key=lambda c: c.name)) for s in countries
     }
@@ -366,7 +407,7 @@ def assemble(
             countries[country.slug] = country
             country_docs[country.slug] = doc
     declared = {d.path.rsplit("/", 1)[1].removesuffix(".yaml") for d in project.countries}
-    related = _check_related(countries, country_docs, declared, report)
+    related = _check_related(countries, country_docs, declared, report, reuse)
     source_ids = set(sources) | _declared_source_ids(project.sources)
     _check_citations(countries.values(), documents.values(), source_ids, report)
     for document in documents.values():
@@ -419,56 +460,16 @@ def assemble(
             continue
         url = urls.url_for_content(inner)
         assert url is not None  # every .md file has a URL
-        kind = "home" if url == urls.HOME else "page"
         document = documents[file.path]
-        refs = document.citations
-        pages.append(
-            Page(
-                url=url,
-                kind=kind,
-                title=front["title"],
-                template=template or DEFAULT_TEMPLATES[kind],
-                inputs=(file.path,),
-                anchors=_page_anchors(
-                    document,
-                    _reference_anchors(len(refs)),
-                    file,
-                    report,
-                    GENERATED_IDS | HOME_IDS if kind == "home" else GENERATED_IDS,
-                ),
-                references=refs,
-                document=document,
-                summary=front.get("summary"),
-                updated=front.get("updated"),
-                order=front.get("order"),
-                draft=bool(front.get("draft")),
-            )
-        )
+        made = functools.partial(_content_page, url, file, front, document)
+        pages.append(reuse.derived("content page", url, (file, front, document), made, report))
 
     for country in countries.values():
-        file, front = narratives.get(country.slug, (None, {}))
+        file, front = narratives.get(country.slug, (None, _NO_FRONT))
         document = documents[file.path] if file else None
-        refs = list(document.citations) if document else []
-        for measure in country.measures:
-            refs.extend(s for s in measure.sources if s not in refs)
-        extra = {m.anchor for m in country.measures} | _reference_anchors(len(refs))
-        extra |= {"measures", "related", "mentioned-in", "references"}
-        template = front.get("template") or DEFAULT_TEMPLATES["country"]
-        pages.append(
-            Page(
-                url=country.url,
-                kind="country",
-                title=country.name,
-                template=template,
-                inputs=(country.location.path, *([file.path] if file else [])),
-                anchors=_page_anchors(document, extra, file, report),
-                references=tuple(refs),
-                document=document,
-                country=country,
-                summary=country.summary,
-                updated=front.get("updated") or country.as_of,
-            )
-        )
+        made = functools.partial(_country_page, country, file, front, document)
+        inputs = (country, file, front, document)
+        pages.append(reuse.derived("country page", country.url, inputs, made, report))
 
     for url, kind, key, title, extra in (
         (
@@ -480,7 +481,7 @@ def assemble(
         ),
         (urls.SOURCES, "sources", "sources.md", "Sources", set(sources)),
     ):
-        file, front = narratives.get(key, (None, {}))
+        file, front = narratives.get(key, (None, _NO_FRONT))
         document = documents[file.path] if file else None
         inputs = (file.path,) if file else ()
         if kind == "sources" and project.sources is not None:
@@ -550,13 +551,14 @@ def assemble(
     def kept(kind: str, by_key: Mapping[str, T]) -> MappingProxyType[str, T]:
         return MappingProxyType({k: reuse.same(kind, k, v) for k, v in by_key.items()})
 
+    by_name = reuse.same(
+        "site", "countries", tuple(sorted(countries.values(), key=lambda c: c.name))
+    )
     return Site(
         settings=settings,
         pages=ordered,
         page_by_url=MappingProxyType(page_by_url),
-        countries=reuse.same(
-            "site", "countries", tuple(sorted(countries.values(), key=lambda c: c.name))
-        ),
+        countries=by_name,
         country_by_slug=MappingProxyType(countries),
         sources=reuse.same(
             "site", "sources", tuple(sorted(sources.values(), key=lambda s: (s.date, s.id)))
@@ -565,18 +567,85 @@ def assemble(
         measures=reuse.same(
             "site",
             "measures",
-            tuple(
-                sorted(
-                    (m for c in countries.values() for m in c.measures),
-                    key=lambda m: (m.date, countries[m.country].name, m.anchor),
-                )
+            reuse.derived(
+                "site", "measures", (by_name,), lambda _: _measures_in_order(by_name), report
             ),
         ),
         related=kept("related", related),
-        backlinks=kept("backlinks", _backlinks(ordered, links)),
+        backlinks=kept("backlinks", _backlinks(ordered, links, report, reuse)),
         cited_by=kept("cited_by", cited_by),
         nav=reuse.same("nav", "", _nav(page_by_url, links)),
         crumbs=kept("crumbs", {p.url: breadcrumbs(p, links) for p in ordered}),
+    )
+
+
+_NO_FRONT: Mapping[str, Any] = MappingProxyType({})  # the front matter of no narrative
+
+
+def _content_page(
+    url: str, file: MarkdownFile, front: Mapping[str, Any], document: Document, report: Report
+) -> Page:
+    """The page of a Markdown file: the home page or another page."""
+    kind = "home" if url == urls.HOME else "page"
+    refs = document.citations
+    return Page(
+        url=url,
+        kind=kind,
+        title=front["title"],
+        template=front.get("template") or DEFAULT_TEMPLATES[kind],
+        inputs=(file.path,),
+        anchors=_page_anchors(
+            document,
+            _reference_anchors(len(refs)),
+            file,
+            report,
+            GENERATED_IDS | HOME_IDS if kind == "home" else GENERATED_IDS,
+        ),
+        references=refs,
+        document=document,
+        summary=front.get("summary"),
+        updated=front.get("updated"),
+        order=front.get("order"),
+        draft=bool(front.get("draft")),
+    )
+
+
+def _country_page(
+    country: Country,
+    file: MarkdownFile | None,
+    front: Mapping[str, Any],
+    document: Document | None,
+    report: Report,
+) -> Page:
+    """A country's page: its fact table, and its narrative where there is one."""
+    refs = list(document.citations) if document else []
+    for measure in country.measures:
+        refs.extend(s for s in measure.sources if s not in refs)
+    extra = {m.anchor for m in country.measures} | _reference_anchors(len(refs))
+    extra |= {"measures", "related", "mentioned-in", "references"}
+    return Page(
+        url=country.url,
+        kind="country",
+        title=country.name,
+        template=front.get("template") or DEFAULT_TEMPLATES["country"],
+        inputs=(country.location.path, *([file.path] if file else [])),
+        anchors=_page_anchors(document, extra, file, report),
+        references=tuple(refs),
+        document=document,
+        country=country,
+        summary=country.summary,
+        updated=front.get("updated") or country.as_of,
+    )
+
+
+def _measures_in_order(countries: Iterable[Country]) -> tuple[Measure, ...]:
+    """Every measure, by date, then by its country's name and its place there."""
+    names = {c.slug: c.name for c in countries}
+    return tuple(
+        sorted(
+            (m for c in countries for m in c.measures),
+            key=lambda m: (m.date, names[m.country], m.anchor),
+        )
     )
 
 
@@ -656,18 +725,22 @@ def _country_citers(country: Country) -> list[tuple[str, Citer]]:
 
 
 def _backlinks(
-    pages: tuple[Page, ...], links: Mapping[str, PageLink]
+    pages: tuple[Page, ...], links: Mapping[str, PageLink], report: Report, reuse: Reuse
 ) -> dict[str, tuple[PageLink, ...]]:
     """For each URL, the other pages whose text links to it."""
     found: dict[str, dict[str, Page]] = defaultdict(dict)
     for page in pages:
-        if page.document is None:
-            continue
-        for link in page.document.links:
-            target = urls.url_for_content(link.target)
-            if target is not None and target != page.url:
-                found[target][page.url] = page
+        for target in reuse.made_from("link targets", page, _link_targets, report):
+            found[target][page.url] = page
     return {url: tuple(links[u] for u in sorted(by_url)) for url, by_url in found.items()}
+
+
+def _link_targets(page: Page, _: Report) -> tuple[str, ...]:
+    """The URLs of the other pages a page's text links to."""
+    if page.document is None:
+        return ()
+    targets = (urls.url_for_content(link.target) for link in page.document.links)
+    return tuple(t for t in targets if t is not None and t != page.url)
 
 
 def _nav(page_by_url: Mapping[str, Page], links: Mapping[str, PageLink]) -> tuple[PageLink, ...]:

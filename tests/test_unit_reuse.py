@@ -26,6 +26,32 @@ def _made(source: object, report: Report) -> _Record:
     return _Record(str(source))
 
 
+def test_derived_from_the_same_inputs_is_made_once_and_reports_again() -> None:
+    """A record made from several inputs is made again only when one of them is another
+    object, even an equal one, and its diagnostics come back with the reused record."""
+    reuse, calls = Reuse(), []
+    file, front = ["a parsed file"], {"title": "A"}
+
+    def make(report: Report) -> _Record:
+        calls.append(1)
+        return _made("page", report)
+
+    first, again, changed = Report(), Report(), Report()
+    made = reuse.derived("page", "/a/", (file, front), make, first)
+    reuse.next_build()
+    assert reuse.derived("page", "/a/", (file, front), make, again) is made
+    assert len(calls) == 1
+    assert [d.format() for d in again.diagnostics] == [d.format() for d in first.diagnostics]
+    reuse.next_build()
+    remade = reuse.derived("page", "/a/", (file, {"title": "A"}), make, changed)
+    assert remade is not made and remade == made and len(calls) == 2
+    assert reuse.derived("page", "/b/", (file, front), make, Report()) is not remade
+    reuse.next_build()
+    reuse.next_build()  # a build that did not ask for it: forgotten
+    assert reuse.derived("page", "/a/", (file, front), make, Report()) is not remade
+    assert len(calls) == 4
+
+
 def test_made_from_the_same_object_is_made_once_and_reports_again() -> None:
     reuse, source, calls = Reuse(), ["a parsed file"], []
 
