@@ -40,9 +40,10 @@ STATUS_MEANINGS: Mapping[str, str] = {
     "planned": "A government has decided on, or is reported to be preparing, a restriction "
     "not yet in force.",
     "urged": "Officials or others have called for a restriction; no decision has been made.",
-    "under-review": "A formal review is under way whose outcome may restrict the vendors.",
+    "under-review": "A formal review or security assessment is under way whose outcome may "
+    "restrict the vendors; no restriction has been decided.",
     "no-restriction": "No restriction is in place.",
-    "opposes": "The country opposes restrictions on the vendors.",
+    "opposes": "The government has said it opposes restricting or excluding the vendors.",
 }
 CONFIDENCE_MEANINGS: Mapping[str, str] = {
     "confirmed": "An official statement, a law or the company concerned confirms it.",
