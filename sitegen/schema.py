@@ -40,8 +40,7 @@ STATUS_MEANINGS: Mapping[str, str] = {
     "planned": "A government has decided on, or is reported to be preparing, a restriction "
     "not yet in force.",
     "urged": "Officials or others have called for a restriction; no decision has been made.",
-    "under-review": "A formal review or security assessment is under way whose outcome may "
-    "restrict the vendors; no restriction has been decided.",
+    "under-review": "A formal review is under way whose outcome may restrict the vendors.",
     "no-restriction": "No restriction is in place.",
     "opposes": "The government has said it opposes restricting or excluding the vendors.",
 }
