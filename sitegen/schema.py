@@ -42,7 +42,7 @@ STATUS_MEANINGS: Mapping[str, str] = {
     "urged": "Officials or others have called for a restriction; no decision has been made.",
     "under-review": "A formal review is under way whose outcome may restrict the vendors.",
     "no-restriction": "No restriction is in place.",
-    "opposes": "The country opposes restrictions on the vendors.",
+    "opposes": "The government has said it opposes restricting or excluding the vendors.",
 }
 CONFIDENCE_MEANINGS: Mapping[str, str] = {
     "confirmed": "An official statement, a law or the company concerned confirms it.",
