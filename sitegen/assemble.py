@@ -30,6 +30,7 @@ from .model import (
     Source,
     breadcrumbs,
     link_to,
+    listing_of,
 )
 from .outputs import path_clashes, reserved_output
 from .schema import (
@@ -576,6 +577,14 @@ def assemble(
         cited_by=kept("cited_by", cited_by),
         nav=reuse.same("nav", "", _nav(page_by_url, links)),
         crumbs=kept("crumbs", {p.url: breadcrumbs(p, links) for p in ordered}),
+        listing=reuse.same(
+            "site",
+            "listing",
+            tuple(
+                reuse.made_from("listing", page, lambda page, _: listing_of(page), report)
+                for page in ordered
+            ),
+        ),
     )
 
 

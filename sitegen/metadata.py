@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup
 
 from . import urls
-from .model import Page, Site, Source
+from .model import Listing, Page, Site, Source
 
 # Inside <script>, '<' could start '</script>' or '<!--'; '&' and '>' are escaped too so
 # the text means the same in any HTML context. U+2028/2029 end lines in older JS parsers.
@@ -47,7 +47,7 @@ def page_url(site: Site, page: Page) -> str:
     return urls.absolute(site.settings.base_url, page.url)
 
 
-def headline(site: Site, page: Page) -> str:
+def headline(site: Site, page: Page | Listing) -> str:
     """The page's own title; the home page is the site itself."""
     return site.settings.title if page.kind == "home" else page.title
 

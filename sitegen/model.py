@@ -137,6 +137,21 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """How a page is listed in the feed and the sitemap: what they show of it.
+
+    They read these small values, not the pages, so that a prose edit makes them anew
+    only when it changes one of these fields.
+    """
+
+    url: str
+    kind: str
+    title: str
+    summary: str | None
+    updated: dt.date | None
+
+
+@dataclass(frozen=True)
 class PageLink:
     """How one page is shown on others (nav, breadcrumbs, backlinks): its URL and title.
 
@@ -194,10 +209,15 @@ class Site:
     cited_by: Mapping[str, tuple[Citer, ...]]
     nav: tuple[PageLink, ...]
     crumbs: Mapping[str, tuple[PageLink, ...]]  # the pages above each page
+    listing: tuple[Listing, ...]  # every page as the feed and sitemap show it, by URL
 
 
 def link_to(page: Page) -> PageLink:
     return PageLink(page.url, page.title, page.kind)
+
+
+def listing_of(page: Page) -> Listing:
+    return Listing(page.url, page.kind, page.title, page.summary, page.updated)
 
 
 def breadcrumbs(page: Page, links: Mapping[str, PageLink]) -> tuple[PageLink, ...]:

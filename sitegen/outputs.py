@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from . import urls
 from .errors import Location, Report
 from .metadata import headline
-from .model import Country, Measure, Page, Site
+from .model import Country, Listing, Measure, Site
 
 T = TypeVar("T")
 
@@ -287,9 +287,9 @@ class _Xml:
         return ("\n".join(self.lines) + "\n").encode()
 
 
-def listed_pages(site: Site) -> list[Page]:
+def listed_pages(site: Site) -> list[Listing]:
     """The pages a sitemap lists: all but the 404 page, by URL."""
-    return [page for page in site.pages if page.url != urls.NOT_FOUND]
+    return [page for page in site.listing if page.url != urls.NOT_FOUND]
 
 
 def sitemap_xml(site: Site) -> bytes:
@@ -309,7 +309,7 @@ def robots_txt(site: Site) -> bytes:
     return f"User-agent: *\nAllow: /\n\nSitemap: {_absolute(site, SITEMAP)}\n".encode()
 
 
-def feed_entries(site: Site) -> list[Page]:
+def feed_entries(site: Site) -> list[Listing]:
     """Pages with an `updated` date, newest first (then by URL, so the order is fixed)."""
     dated = [page for page in listed_pages(site) if page.updated]
     return sorted(dated, key=lambda page: page.updated or dt.date.min, reverse=True)

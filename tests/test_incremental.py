@@ -212,13 +212,13 @@ FRESH: dict[str, dict[str, int]] = {
         "tuple": 2,
     },
     "deleted_page": {"Page": 1, "tuple": 1},  # Japan's page without its narrative
-    "new_page": {"Page": 1, "tuple": 1},
+    "new_page": {"Listing": 1, "Page": 1, "tuple": 2},  # the feed's and sitemap's list too
     "page_template": {},
     "prose": {"Page": 1},
     "settings": {"Settings": 1},
     "sources": {"Location": 1, "PartialDate": 1, "Source": 1, "tuple": 1},
     "static": {},
-    "title": {"Citer": 1, "Page": 1, "PageLink": 1, "tuple": 3},
+    "title": {"Citer": 1, "Listing": 1, "Page": 1, "PageLink": 1, "tuple": 4},
 }
 
 
@@ -232,6 +232,30 @@ def test_rebuild_digests_only_what_changed(make_site, edit: str) -> None:
     EDITS[edit](site)
     assert builder.build().ok
     assert builder.work.memo.fresh == FRESH[edit]
+
+
+# The outputs besides pages a rebuild makes anew: only those that show what changed.
+GENERATED = ("data/countries.json", "data/measures.csv", "feed.xml", "robots.txt", "sitemap.xml")
+REMADE = {
+    "prose": set(),  # the feed and the sitemap list pages, not their text
+    "title": {"feed.xml", "sitemap.xml"},  # both read the listing, which holds titles
+    "country_yaml": {"data/countries.json", "data/measures.csv"},
+    "settings": set(GENERATED) - {"data/measures.csv"},  # the one that shows no setting
+}
+
+
+@pytest.mark.parametrize("edit", sorted(REMADE))
+def test_a_rebuild_remakes_only_the_downloads_and_feeds_that_show_the_change(
+    make_site, edit: str
+) -> None:
+    site = make_site({"content/timeline.md": TIMELINE})
+    builder = Builder(Options(root=site.root, out=site.root / "site", write=False))
+    before = builder.build()
+    EDITS[edit](site)
+    after = builder.build()
+    assert before.ok and after.ok
+    remade = {o for o in GENERATED if after.rendered[o] is not before.rendered[o]}
+    assert remade == REMADE[edit]
 
 
 def test_priority_pages_are_rendered_and_handed_over_first(make_site) -> None:
