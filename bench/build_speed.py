@@ -873,9 +873,12 @@ def edit_body(text: str, marker: str) -> str:
     return head + sep + "\n".join(lines)
 
 
-def floor_series(root: Path) -> Series:
-    """The floor: bench/markdown_floor.py on the corpus, as its own process."""
+def floor_series(root: Path, plain: bool = False) -> Series:
+    """The floor: bench/markdown_floor.py on the corpus, as its own process; with our
+    renderer, or (`plain`) with plain Python-Markdown."""
     command = [sys.executable, str(BENCH / "markdown_floor.py"), str(root)]
+    if plain:
+        return Series(Measure("plain floor (1 core)"), [*command, "--plain"], root)
     return Series(Measure("floor (1 core)"), command, root)
 
 
@@ -945,7 +948,11 @@ def bench_size(
         f"({len(pages)} Markdown pages, {size} country tables)",
         flush=True,
     )
-    series = {"floor": floor_series(root), **our_series(root, size, engine)}
+    series = {
+        "floor": floor_series(root),
+        "plain_floor": floor_series(root, plain=True),
+        **our_series(root, size, engine),
+    }
     dests = []
     for peer in (p for p in peers if p.available):
         dests.append(work / f"{peer.key}-{size}")
@@ -1041,9 +1048,20 @@ def print_report(
                 f"{size:>6}  {m.label:<22}{_fmt(m.median):>10}{span:>16}"
                 f"{_fmt(m.peak, 0):>10}{files:>8}{out_mib:>9}"
             )
-            if key == "floor" and m.median is not None:
-                print(f"{size:>6}  {f'floor / cores ({ncores})':<22}{m.median / ncores:>10.2f}")
+            if key in ("floor", "plain_floor") and m.median is not None:
+                label = f"{key.replace('_', ' ')} / cores ({ncores})"
+                print(f"{size:>6}  {label:<22}{m.median / ncores:>10.2f}")
         print()
+    print("Ours cold, as a multiple of each (floors per core)")
+    for size, measures in results.items():
+        cold = measures["cold"].median
+        per_core = {"floor", "plain_floor"}
+        for key, m in measures.items():
+            if key in OURS or m.median is None:
+                continue
+            base = m.median / ncores if key in per_core else m.median
+            print(f"{size:>6}  {m.label:<22}{_fmt(_ratio(cold, base)):>10}")
+    print()
     print("Targets")
     print(f"{'N':>10}  {'target':<36}{'value':>8}  {'goal':<8}result")
     for t in targets:

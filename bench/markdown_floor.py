@@ -1,11 +1,16 @@
-"""The floor of a build: convert every Markdown page with the engine's renderer, nothing else.
+"""The floor of a build: convert every Markdown page, nothing else.
 
 Reads `content/**/*.md` of a project, splits off the front matter (a plain split, no YAML
-parsing), and converts each body with one `sitegen.markdown.MarkdownRenderer`: exactly the
-engine's Python-Markdown extensions and configuration, in one process on one core. No
-validation, templates or writing. bench/build_speed.py times this as a whole process.
+parsing), and converts each body in one process on one core. No validation, templates or
+writing. bench/build_speed.py times this as a whole process, both ways:
 
-    python bench/markdown_floor.py PROJECT_DIR
+- by default with one `sitegen.markdown.MarkdownRenderer`: exactly the engine's
+  Python-Markdown extensions, citations, sanitising and configuration;
+- with --plain, with plain Python-Markdown and only its tables, footnotes and toc
+  extensions: what any generator built on Python-Markdown pays at least. The gap
+  between the two is what the engine's own Markdown work costs.
+
+    python bench/markdown_floor.py PROJECT_DIR [--plain]
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import markdown
 
 from sitegen import urls
 from sitegen.markdown import MarkdownRenderer
@@ -53,12 +60,26 @@ def convert_all(root: Path) -> tuple[int, int]:
     return pages, chars
 
 
+def convert_plain(root: Path) -> tuple[int, int]:
+    """Convert every page with plain Python-Markdown (tables, footnotes, toc)."""
+    converter = markdown.Markdown(extensions=["tables", "footnotes", "toc"])
+    pages = chars = 0
+    for path in sorted((root / "content").rglob("*.md")):
+        body, _ = split_body(path.read_text(encoding="utf-8"))
+        chars += len(converter.reset().convert(body))
+        pages += 1
+    return pages, chars
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="a project folder with content/")
+    parser.add_argument(
+        "--plain", action="store_true", help="plain Python-Markdown: tables, footnotes, toc"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    pages, chars = convert_all(args.root)
+    pages, chars = (convert_plain if args.plain else convert_all)(args.root)
     seconds = time.perf_counter() - started
     print(f"converted {pages} pages ({chars} characters of HTML) in {seconds:.2f} s")
 
