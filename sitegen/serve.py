@@ -455,7 +455,7 @@ def _print_warnings(report: Report) -> None:
 # Descriptors kept free for the build's own files, the watcher, the loop and stdio.
 RESERVED_FILES = 64
 MOST_CONNECTIONS = 1000
-IDLE_SECONDS = 60  # a connection that sends nothing for this long is closed
+IDLE_SECONDS = 60.0  # a connection that sends nothing for this long is closed
 MOST_RELOAD_SOCKETS = 64  # browser tabs open on the preview at once
 
 
@@ -589,8 +589,15 @@ def make_app(state: PreviewState) -> web.Application:
 class Preview:
     """The preview server: the web app, the builder and the rebuilder thread."""
 
-    def __init__(self, options: Options, host: str = "127.0.0.1", port: int = 8000) -> None:
+    def __init__(
+        self,
+        options: Options,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
         self.options, self.host, self.requested_port = options, host, port
+        self.idle_seconds = idle_seconds  # a connection silent this long is closed
         self.state = PreviewState(host=host, room=Room.of_this_process())
 
     def start(self) -> None:
@@ -598,7 +605,9 @@ class Preview:
         self.loop = ioloop.IOLoop.current()
         sockets = netutil.bind_sockets(self.requested_port, address=self.host)
         self.server = CappedServer(
-            make_app(self.state), idle_connection_timeout=IDLE_SECONDS, body_timeout=IDLE_SECONDS
+            make_app(self.state),
+            idle_connection_timeout=self.idle_seconds,
+            body_timeout=self.idle_seconds,
         )
         self.server.room = self.state.room
         self.server.add_sockets(sockets)
@@ -646,8 +655,14 @@ def serve(options: Options, host: str, port: int, open_browser: bool) -> int:
 class BackgroundPreview:
     """A preview running on its own thread and event loop, for tests and benchmarks."""
 
-    def __init__(self, options: Options, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.preview = Preview(options, host, port)
+    def __init__(
+        self,
+        options: Options,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
+        self.preview = Preview(options, host, port, idle_seconds)
         started = threading.Event()
 
         def main() -> None:

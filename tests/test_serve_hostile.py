@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import os
 import queue
 import re
@@ -32,7 +33,14 @@ from test_serve import fetch, wait_for
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from sitegen.serve import MOST_RELOAD_SOCKETS, Room, host_allowed, is_loopback
+from sitegen.pipeline import Options
+from sitegen.serve import (
+    MOST_RELOAD_SOCKETS,
+    BackgroundPreview,
+    Room,
+    host_allowed,
+    is_loopback,
+)
 
 LINK_OUT = "symbolic link leads outside content/, templates/ and static/, or to a hidden file"
 SECRET = "sitegen-test-secret-3f9a"  # in a file outside the project: must never be served
@@ -628,6 +636,44 @@ def test_more_clients_than_files_it_may_open_are_refused_quietly(make_site) -> N
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_connections_idle_past_the_limit_are_closed_and_busy_ones_kept(make_site) -> None:
+    """A client that sends nothing, or never finishes its request, holds its connection
+    (an open file) only for the idle limit; one that keeps asking on its connection, and
+    a tab's reload socket, are kept however long they last."""
+    site = make_site()
+    idle = 1.0
+    options = Options(root=site.root, out=site.root / "site", write=False)
+    running = BackgroundPreview(options, idle_seconds=idle)
+    port = running.preview.state.port
+    tabs = Tabs(port, 1)
+    busy = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    started = time.monotonic()
+    silent = socket.create_connection(("127.0.0.1", port), timeout=5)
+    halfway = socket.create_connection(("127.0.0.1", port), timeout=5)
+    halfway.sendall(b"GET /about/ HTTP/1.1\r\nHost: 127.0.0")
+    closed_after: dict[str, float] = {}
+    local_ports = set()
+    try:
+        while time.monotonic() - started < 3 * idle:
+            busy.request("GET", "/about/")
+            with busy.getresponse() as response:
+                assert response.status == 200 and b"How we source this" in response.read()
+            local_ports.add(busy.sock.getsockname()[1])
+            for name, conn in (("silent", silent), ("halfway", halfway)):
+                if name not in closed_after and not still_open(conn):
+                    closed_after[name] = time.monotonic() - started
+            time.sleep(idle / 10)
+        assert sorted(closed_after) == ["halfway", "silent"], closed_after
+        assert all(idle <= after < 2 * idle for after in closed_after.values()), closed_after
+        assert len(local_ports) == 1  # the busy client's one connection, kept throughout
+        assert tabs.closed() == 0
+    finally:
+        for conn in (busy, silent, halfway):
+            conn.close()
+        tabs.close()
+        running.stop()
 
 
 def _vm_hwm_mib(pid: int) -> float:
