@@ -14,12 +14,18 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import pytest
 from bs4 import BeautifulSoup
+from test_search import SEARCH_PAGE
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from bench.corpus import generate
+from sitegen import stages
+from sitegen.errors import Report
+from sitegen.model import Site
 from sitegen.pipeline import Options
+from sitegen.search import Indexed
 from sitegen.serve import BackgroundPreview
 
 
@@ -108,6 +114,37 @@ def test_unknown_path_is_404_page_and_traversal_finds_nothing(preview) -> None:
         status, body = fetch(running.url + path)
         assert status == 404
         assert "Page not found" in body
+
+
+def test_the_preview_builds_no_search_index(make_site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pagefind reads a written folder, and a save would wait for it: the preview serves
+    the search page without an index, first build and rebuild alike; `build` makes it."""
+    site = make_site({"content/search.md": SEARCH_PAGE})
+    indexed: list[Path] = []
+    build_index = stages.build_index
+
+    def spy(site_model: Site, folder: Path, report: Report) -> Indexed | None:
+        indexed.append(folder)
+        return build_index(site_model, folder, report)
+
+    monkeypatch.setattr(stages, "build_index", spy)
+    running = BackgroundPreview(Options(root=site.root, out=site.root / "site", write=False))
+    try:
+        status, body = fetch(running.url + "search/")
+        assert status == 200 and "Search every page." in body
+        scripts = BeautifulSoup(body, "html.parser").find_all("script", src=True)
+        assert "../pagefind/pagefind-ui.js" in [s["src"] for s in scripts]  # as built
+        assert fetch(running.url + "pagefind/pagefind-ui.js")[0] == 404
+        site.write("content/about.md", "---\ntitle: About\n---\nChanged, to index anew.\n")
+        wait_for(lambda: "Changed, to index anew." in fetch(running.url + "about/")[1])
+        served = [*running.snapshot.files, *running.snapshot.large]
+        assert [path for path in served if path.startswith("pagefind/")] == []
+        assert "search/index.html" in served and indexed == []
+    finally:
+        running.stop()
+    assert not (site.root / "site").exists()
+    assert site.build().code == 0
+    assert len(indexed) == 1 and (site.root / "site/pagefind/pagefind-ui.js").is_file()
 
 
 class _Tab:
