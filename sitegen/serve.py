@@ -16,6 +16,7 @@ import gc
 import html
 import ipaddress
 import json
+import logging
 import mimetypes
 import os
 import threading
@@ -627,8 +628,26 @@ class Preview:
         self.server.stop()
 
 
+class PrintableLines(logging.Formatter):
+    """Tornado's log lines, each with no control character raw: a 404's line names the
+    path as the request sent it, and a path can carry a terminal's control codes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "\n".join(printable(line) for line in super().format(record).split("\n"))
+
+
+def log_printably() -> None:
+    """Tornado's warnings and errors to stderr, as Python prints them when no logging
+    is set up, but through PrintableLines; once, by the process that serves."""
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(PrintableLines())
+    logging.getLogger("tornado").addHandler(handler)
+
+
 def serve(options: Options, host: str, port: int, open_browser: bool) -> int:
     """Build, serve on host:port, and rebuild on every change until interrupted."""
+    log_printably()
     preview = Preview(options, host, port)
     preview.start()
     if host not in ("127.0.0.1", "localhost", "::1"):

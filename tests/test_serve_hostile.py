@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -674,6 +674,51 @@ def test_connections_idle_past_the_limit_are_closed_and_busy_ones_kept(make_site
             conn.close()
         tabs.close()
         running.stop()
+
+
+def test_control_characters_reach_the_terminal_escaped(make_site) -> None:
+    """A writer's value, a file's name and a request's path are printed by `serve` with
+    each control character escaped: ESC and BEL (clear the screen, retitle the window)
+    and the 8-bit CSI never reach the terminal raw."""
+    site = make_site()
+    process, lines, url = serve_logged(site)
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    shown = "\\x1b[2J\\x1b]0;pwned\\x07"
+    japan = site.root / "content/countries/japan.yaml"
+    text = japan.read_text()
+    name = "content/a\x1b[2J\x1b]0;pwned\x07.md"
+
+    def after(line: str, seen: int) -> Callable[[], bool]:
+        return lambda: any(got.startswith(line) for got in lines[seen:])
+
+    try:
+        seen = len(lines)
+        japan.write_text(text.replace("code: JP", 'code: "\\e[2J\\e]0;pwned\\a"'))
+        wait_for(after("  content/countries/japan.yaml", seen), 20)
+        japan.write_text(text)
+        wait_for(after("rebuilt after content/countries/japan.yaml", seen), 20)
+        seen = len(lines)
+        site.write(name, "---\ntitle: A page\n---\nText.\n")
+        wait_for(after(f"  content/a{shown}.md", seen), 20)
+        site.remove(name)
+        wait_for(after(f"rebuilt after content/a{shown}.md: ", seen), 20)
+        assert raw_request(port, b"/nope\x9b[2J/")[0] == 404
+        wait_for(after("404 GET /nope", 0), 10)
+    finally:
+        process.terminate()
+        process.wait(10)
+    log = "".join(lines)
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", log), repr(log)
+    assert (
+        f"  content/countries/japan.yaml:2:7: error: field 'code': '{shown}' is not an ISO "
+        "3166-1 alpha-2 code; write two capital letters\n"
+    ) in lines
+    assert (
+        f"  content/a{shown}.md:1:1: error: the name has a backslash or a control character; "
+        "rename it with letters, digits, hyphens, underscores and dots\n"
+    ) in lines
+    (access,) = [line for line in lines if line.startswith("404 ")]
+    assert re.fullmatch(r"404 GET /nope\\x9b\[2J/ \(127\.0\.0\.1\) [0-9.]+ms\n", access), access
 
 
 def _vm_hwm_mib(pid: int) -> float:
