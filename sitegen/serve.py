@@ -604,7 +604,7 @@ class Preview:
     def start(self) -> None:
         """Listen, build once, and start watching; call on the thread that runs the loop."""
         self.loop = ioloop.IOLoop.current()
-        sockets = netutil.bind_sockets(self.requested_port, address=self.host)
+        self.listening = sockets = netutil.bind_sockets(self.requested_port, address=self.host)
         self.server = CappedServer(
             make_app(self.state),
             idle_connection_timeout=self.idle_seconds,

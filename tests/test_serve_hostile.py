@@ -196,7 +196,7 @@ def test_serve_on_all_interfaces_warns_loudly(make_site) -> None:
 
 def test_the_preview_listens_on_the_loopback_address(preview) -> None:
     _, running = preview
-    addresses = [s.getsockname()[0] for s in running.preview.server._sockets.values()]
+    addresses = [s.getsockname()[0] for s in running.preview.listening]
     assert addresses == ["127.0.0.1"]
 
 
