@@ -546,10 +546,12 @@ class Room:
         self._room_made()
 
     def _room_made(self) -> None:
-        """Once half the room is free again, the next run of refusals is said again."""
-        if self.held < self.most // 2:
+        """Once a quarter of the room (or of the tabs' share) is free again, a run of
+        refusals has ended: the next is said again. (A half could never come free for
+        connections while the tabs hold their whole share.)"""
+        if self.held <= self.most - self.most // 4:
             self.refusing.discard("connections")
-        if self.sockets < self.most_sockets // 2:
+        if self.sockets <= self.most_sockets - self.most_sockets // 4:
             self.refusing.discard("sockets")
 
     def _refuse(self, what: str, notice: str) -> None:

@@ -291,7 +291,7 @@ def test_reload_sockets_past_the_cap_are_closed_and_room_comes_back(preview) -> 
 def test_connections_tabs_and_files_sent_share_one_room(capsys) -> None:
     """Each holds an open file: a connection, a tab or a file being sent past the room
     left by the limit would make accept() fail. Each kind turned away is said once a
-    run, and again only after half the room has come free."""
+    run, and a run ends once a quarter of the room (of the tabs' share) is free."""
     room = Room.for_limit(64 + 20)  # RESERVED_FILES kept: 20 left
     assert (room.most, room.most_sockets) == (20, 10)
     assert all(room.take_connection() for _ in range(12))
@@ -302,24 +302,34 @@ def test_connections_tabs_and_files_sent_share_one_room(capsys) -> None:
     assert all(room.take_connection() for _ in range(8))
     assert not room.take_file()
     assert [room.take_connection() for _ in range(3)] == [False] * 3
-    notices = [
+    tabs_notice = (
         "10 reload sockets (browser tabs) are open, as many as the preview holds at once; "
-        "new ones are closed until some end",
+        "new ones are closed until some end"
+    )
+    connections_notice = (
         "10 connections and 10 reload sockets are open, as many as the preview holds at "
-        "once; new connections are closed until some end",
-    ]
-    assert capsys.readouterr().out.splitlines() == notices
+        "once; new connections are closed until some end"
+    )
+    assert capsys.readouterr().out.splitlines() == [tabs_notice, connections_notice]
     room.drop_connection()
     assert room.take_file() and not room.take_connection()  # a file sent takes a place
     room.drop_file()
-    for _ in range(9):
-        room.drop_connection()
-    for _ in range(6):
-        room.drop_socket()  # under half the room, and under half the tabs' share
-    assert (room.held, capsys.readouterr().out) == (4, "")
-    assert all(room.take_socket() for _ in range(6)) and not room.take_socket()
-    assert all(room.take_connection() for _ in range(10)) and not room.take_connection()
-    assert capsys.readouterr().out.splitlines() == notices  # a new run: said again
+    assert room.take_connection()  # the room full again
+
+    def refill_and_refuse(connections: int, sockets: int) -> list[str]:
+        """Give back some of each, take them again, and one more: what is said."""
+        for _ in range(connections):
+            room.drop_connection()
+        for _ in range(sockets):
+            room.drop_socket()
+        assert all(room.take_socket() for _ in range(sockets))
+        assert all(room.take_connection() for _ in range(connections))
+        assert not room.take_socket() and not room.take_connection()
+        return capsys.readouterr().out.splitlines()
+
+    assert refill_and_refuse(3, 1) == []  # 16 held, 9 tabs, at the least: the same run
+    assert refill_and_refuse(5, 0) == [connections_notice]  # 15 held: a run ended
+    assert refill_and_refuse(0, 2) == [tabs_notice]  # 8 tabs: a run ended
 
 
 def test_every_request_must_name_this_server(preview) -> None:
