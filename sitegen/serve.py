@@ -16,6 +16,7 @@ import gc
 import html
 import ipaddress
 import json
+import logging
 import mimetypes
 import os
 import threading
@@ -80,7 +81,7 @@ class PreviewState:
     port: int = 0
     host: str = "127.0.0.1"  # the address listened on
     viewing: dict[object, str] = field(default_factory=dict)  # reload socket -> its page
-    sockets: int = 0  # reload sockets open
+    room: Room = field(default_factory=lambda: Room.for_limit(None))
     recent: str = ""  # the page requested last
     priority: Priority | None = None
     waiting: dict[str, list[asyncio.Future[None]]] = field(default_factory=dict)
@@ -228,7 +229,14 @@ class PageHandler(HostChecked):
 
     async def _send_from_disk(self, key: str, file: OnDisk) -> None:
         """A large static file, a chunk at a time; refused if it is not the file the
-        build saw (it changed, or something else took its place: a rebuild follows)."""
+        build saw (it changed, or something else took its place: a rebuild follows),
+        or if the file it opens would take the last of the preview's room (Room)."""
+        room = self.state.room
+        if not room.take_file():
+            self.set_status(503)
+            self.set_header("Retry-After", "1")
+            self.write("The preview is sending as many files as it can at once; try again.")
+            return
         try:
             with open(file.path, "rb") as handle:
                 if FileCache.key_of(os.fstat(handle.fileno())) != file.key:
@@ -246,6 +254,8 @@ class PageHandler(HostChecked):
             pass  # the client went away (a kind of OSError: caught first)
         except OSError:
             self._changed()
+        finally:
+            room.drop_file()
 
     def _changed(self) -> None:
         self.set_status(503)
@@ -273,13 +283,11 @@ class ReloadSocket(HostChecked, LiveReloadHandler):
         return origin in (f"http://{host}", f"https://{host}")
 
     def open(self, *args: str, **kwargs: str) -> None:
-        """Past MOST_RELOAD_SOCKETS open at once, close the new one: once a connection is
-        a WebSocket the server's connection cap no longer counts it (CappedServer)."""
-        state = self.settings["preview_state"]
-        if state.sockets >= MOST_RELOAD_SOCKETS:
+        """Past the room's reload sockets, close the new one: once a connection is a
+        WebSocket the server no longer counts it as a connection, so the room does."""
+        if not self.settings["preview_state"].room.take_socket():
             self.close()
             return
-        state.sockets += 1
         self.counted = True
 
     def on_message(self, message: str | bytes) -> None:
@@ -301,7 +309,7 @@ class ReloadSocket(HostChecked, LiveReloadHandler):
         state = self.settings["preview_state"]
         state.viewing.pop(self, None)
         if self.counted:
-            state.sockets -= 1
+            state.room.drop_socket()
             self.counted = False
 
 
@@ -445,58 +453,128 @@ def _print_warnings(report: Report) -> None:
         print(f"  {warning.format()}", flush=True)
 
 
-# Descriptors kept free for the build's own files, the watcher, the cache and workers.
+# Descriptors kept free for the build's own files, the watcher, the loop and stdio.
 RESERVED_FILES = 64
 MOST_CONNECTIONS = 1000
-IDLE_SECONDS = 60  # a connection that sends nothing for this long is closed
+IDLE_SECONDS = 60.0  # a connection that sends nothing for this long is closed
 MOST_RELOAD_SOCKETS = 64  # browser tabs open on the preview at once
 
 
-def connection_cap() -> int:
-    """How many connections the preview holds open at once: well below the process's
-    limit of open files, which the build needs too."""
-    try:
-        import resource
-    except ImportError:  # not on POSIX
-        return MOST_CONNECTIONS // 2
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return MOST_CONNECTIONS
-    return max(8, min(MOST_CONNECTIONS, soft - RESERVED_FILES))
+@dataclass
+class Room:
+    """What the preview holds open at once, each an open file: HTTP connections, reload
+    sockets and large files being sent, counted together against `most`.
+
+    At the process's limit of open files, accept() fails and Tornado's accept loop tries
+    again at once, logging a traceback each time, without end, while the build cannot
+    open its files. So `most` is what the limit leaves after RESERVED_FILES, and a
+    connection past it is closed as soon as it is accepted; the first of a run of
+    refusals is said once (`refusing`), not once per connection.
+    """
+
+    most: int  # connections, reload sockets and files being sent, together
+    most_sockets: int  # reload sockets: at most half of `most`, so pages still load
+    connections: int = 0  # HTTP connections (a reload socket's, until its upgrade)
+    sockets: int = 0
+    files: int = 0
+    refusing: set[str] = field(default_factory=set)  # what is turned away, said once
+
+    @classmethod
+    def for_limit(cls, limit: int | None) -> Room:
+        """The room left by a limit of `limit` open files (None: no limit)."""
+        most = MOST_CONNECTIONS if limit is None else min(MOST_CONNECTIONS, limit - RESERVED_FILES)
+        most = max(8, most)
+        return cls(most, min(MOST_RELOAD_SOCKETS, most // 2))
+
+    @classmethod
+    def of_this_process(cls) -> Room:
+        """The room this process's limit leaves (where it cannot be read, half of
+        MOST_CONNECTIONS, as a guess that stays below common limits)."""
+        try:
+            import resource
+        except ImportError:  # not on POSIX
+            return cls.for_limit(MOST_CONNECTIONS // 2 + RESERVED_FILES)
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return cls.for_limit(None if soft == resource.RLIM_INFINITY else soft)
+
+    @property
+    def held(self) -> int:
+        return self.connections + self.sockets + self.files
+
+    def take_connection(self) -> bool:
+        """Whether a connection just accepted may stay open."""
+        if self.held >= self.most:
+            self._refuse(
+                "connections",
+                f"{self.connections} connections and {self.sockets} reload sockets are open, "
+                "as many as the preview holds at once; new connections are closed until some end",
+            )
+            return False
+        self.connections += 1
+        return True
+
+    def drop_connection(self) -> None:
+        self.connections -= 1
+        self._room_made()
+
+    def take_socket(self) -> bool:
+        """Whether a connection just upgraded may stay a reload socket (its connection
+        was counted when it was accepted, and is let go by the server soon after)."""
+        if self.sockets >= self.most_sockets:
+            self._refuse(
+                "sockets",
+                f"{self.sockets} reload sockets (browser tabs) are open, as many as the "
+                "preview holds at once; new ones are closed until some end",
+            )
+            return False
+        self.sockets += 1
+        return True
+
+    def drop_socket(self) -> None:
+        self.sockets -= 1
+        self._room_made()
+
+    def take_file(self) -> bool:
+        """Whether a connection may open a file to send (an open file like any other)."""
+        if self.held >= self.most:
+            return False
+        self.files += 1
+        return True
+
+    def drop_file(self) -> None:
+        self.files -= 1
+        self._room_made()
+
+    def _room_made(self) -> None:
+        """Once a quarter of the room (or of the tabs' share) is free again, a run of
+        refusals has ended: the next is said again. (A half could never come free for
+        connections while the tabs hold their whole share.)"""
+        if self.held <= self.most - self.most // 4:
+            self.refusing.discard("connections")
+        if self.sockets <= self.most_sockets - self.most_sockets // 4:
+            self.refusing.discard("sockets")
+
+    def _refuse(self, what: str, notice: str) -> None:
+        if what not in self.refusing:
+            self.refusing.add(what)
+            print(notice, flush=True)
 
 
 class CappedServer(httpserver.HTTPServer):
-    """Tornado's HTTP server, closing each connection past a cap at once.
+    """Tornado's HTTP server, closing each connection its room has no place for as
+    soon as it is accepted (Room)."""
 
-    At the limit of open files, accept() fails and Tornado's accept loop tries again at
-    once, logging a traceback each time, without end (and the build cannot open its
-    files). Below the cap that never happens; past it, a new connection is closed as
-    soon as it is accepted, and the first of a run of them is logged.
-    """
-
-    cap = MOST_CONNECTIONS
-    connections = 0
-    refusing = False
+    room: Room  # the preview state's, set before any socket is added
 
     def handle_stream(self, stream: iostream.IOStream, address: tuple[Any, ...]) -> None:
-        if self.connections >= self.cap:
+        if not self.room.take_connection():
             stream.close()
-            if not self.refusing:
-                self.refusing = True
-                print(
-                    f"{self.connections} connections are open, as many as the preview "
-                    "holds at once: new ones are closed until some end",
-                    flush=True,
-                )
             return
-        self.connections += 1
         super().handle_stream(stream, address)
 
     def on_close(self, server_conn: object) -> None:
         super().on_close(server_conn)
-        self.connections -= 1
-        if self.connections < self.cap // 2:
-            self.refusing = False  # the next run is logged again
+        self.room.drop_connection()
 
 
 def make_app(state: PreviewState) -> web.Application:
@@ -514,18 +592,27 @@ def make_app(state: PreviewState) -> web.Application:
 class Preview:
     """The preview server: the web app, the builder and the rebuilder thread."""
 
-    def __init__(self, options: Options, host: str = "127.0.0.1", port: int = 8000) -> None:
+    def __init__(
+        self,
+        options: Options,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
         self.options, self.host, self.requested_port = options, host, port
-        self.state = PreviewState(host=host)
+        self.idle_seconds = idle_seconds  # a connection silent this long is closed
+        self.state = PreviewState(host=host, room=Room.of_this_process())
 
     def start(self) -> None:
         """Listen, build once, and start watching; call on the thread that runs the loop."""
         self.loop = ioloop.IOLoop.current()
-        sockets = netutil.bind_sockets(self.requested_port, address=self.host)
+        self.listening = sockets = netutil.bind_sockets(self.requested_port, address=self.host)
         self.server = CappedServer(
-            make_app(self.state), idle_connection_timeout=IDLE_SECONDS, body_timeout=IDLE_SECONDS
+            make_app(self.state),
+            idle_connection_timeout=self.idle_seconds,
+            body_timeout=self.idle_seconds,
         )
-        self.server.cap = connection_cap()
+        self.server.room = self.state.room
         self.server.add_sockets(sockets)
         self.state.port = sockets[0].getsockname()[1]
         self.rebuilder = Rebuilder(Builder(self.options), self.state, self.loop)
@@ -543,8 +630,26 @@ class Preview:
         self.server.stop()
 
 
+class PrintableLines(logging.Formatter):
+    """Tornado's log lines, each with no control character raw: a 404's line names the
+    path as the request sent it, and a path can carry a terminal's control codes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return "\n".join(printable(line) for line in super().format(record).split("\n"))
+
+
+def log_printably() -> None:
+    """Tornado's warnings and errors to stderr, as Python prints them when no logging
+    is set up, but through PrintableLines; once, by the process that serves."""
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(PrintableLines())
+    logging.getLogger("tornado").addHandler(handler)
+
+
 def serve(options: Options, host: str, port: int, open_browser: bool) -> int:
     """Build, serve on host:port, and rebuild on every change until interrupted."""
+    log_printably()
     preview = Preview(options, host, port)
     preview.start()
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -571,8 +676,14 @@ def serve(options: Options, host: str, port: int, open_browser: bool) -> int:
 class BackgroundPreview:
     """A preview running on its own thread and event loop, for tests and benchmarks."""
 
-    def __init__(self, options: Options, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.preview = Preview(options, host, port)
+    def __init__(
+        self,
+        options: Options,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
+        self.preview = Preview(options, host, port, idle_seconds)
         started = threading.Event()
 
         def main() -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 import urllib.error
@@ -14,13 +15,20 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import pytest
 from bs4 import BeautifulSoup
+from test_search import SEARCH_PAGE
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from bench.corpus import generate
+from sitegen import stages
+from sitegen.errors import Report
+from sitegen.model import Site
 from sitegen.pipeline import Options
+from sitegen.search import Indexed
 from sitegen.serve import BackgroundPreview
+from sitegen.watch import InotifyWatcher, PollingWatcher
 
 
 def fetch(url: str) -> tuple[int, str]:
@@ -108,6 +116,37 @@ def test_unknown_path_is_404_page_and_traversal_finds_nothing(preview) -> None:
         status, body = fetch(running.url + path)
         assert status == 404
         assert "Page not found" in body
+
+
+def test_the_preview_builds_no_search_index(make_site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pagefind reads a written folder, and a save would wait for it: the preview serves
+    the search page without an index, first build and rebuild alike; `build` makes it."""
+    site = make_site({"content/search.md": SEARCH_PAGE})
+    indexed: list[Path] = []
+    build_index = stages.build_index
+
+    def spy(site_model: Site, folder: Path, report: Report) -> Indexed | None:
+        indexed.append(folder)
+        return build_index(site_model, folder, report)
+
+    monkeypatch.setattr(stages, "build_index", spy)
+    running = BackgroundPreview(Options(root=site.root, out=site.root / "site", write=False))
+    try:
+        status, body = fetch(running.url + "search/")
+        assert status == 200 and "Search every page." in body
+        scripts = BeautifulSoup(body, "html.parser").find_all("script", src=True)
+        assert "../pagefind/pagefind-ui.js" in [s["src"] for s in scripts]  # as built
+        assert fetch(running.url + "pagefind/pagefind-ui.js")[0] == 404
+        site.write("content/about.md", "---\ntitle: About\n---\nChanged, to index anew.\n")
+        wait_for(lambda: "Changed, to index anew." in fetch(running.url + "about/")[1])
+        served = [*running.snapshot.files, *running.snapshot.large]
+        assert [path for path in served if path.startswith("pagefind/")] == []
+        assert "search/index.html" in served and indexed == []
+    finally:
+        running.stop()
+    assert not (site.root / "site").exists()
+    assert site.build().code == 0
+    assert len(indexed) == 1 and (site.root / "site/pagefind/pagefind-ui.js").is_file()
 
 
 class _Tab:
@@ -217,18 +256,82 @@ def settled(running: BackgroundPreview) -> int:
     return version
 
 
+# Editors' leftovers beside a file each folder holds: vim's write test and swap file,
+# emacs's autosave and lock (a link to nowhere, as emacs makes it), backups, temporaries.
+LEFTOVERS = ("4913", ".{}.swp", "#{}#", ".#{}", "{}~", "{}.tmp")
+BESIDE = {
+    "content": "about.md",
+    "content/countries": "japan.yaml",
+    "static": "style.css",
+    "static/img": "logo.svg",
+    "templates": "base.html",
+    "templates/partials": "note.html",
+}
+
+
+def leave_leftovers(root: Path) -> set[str]:
+    """Every leftover in every folder of BESIDE, as the editor would leave it; their
+    names."""
+    names = set()
+    for folder, beside in BESIDE.items():
+        for pattern in LEFTOVERS:
+            name = pattern.format(beside)
+            path = root / folder / name
+            if name.startswith(".#"):
+                os.symlink("writer@laptop.4242:1700000000", path)
+            else:
+                path.write_text("editor state\n")
+            names.add(name)
+    return names
+
+
 def test_editor_leftovers_are_neither_published_nor_a_reason_to_rebuild(preview) -> None:
+    """In content/, templates/ and static/ and in folders within them alike."""
     site, running = preview
+    site.write("static/img/logo.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>\n")
+    site.write("templates/partials/note.html", "<p>unused</p>\n")
+    wait_for(lambda: "img/logo.svg" in running.snapshot.files)
     version = settled(running)
-    leftovers = ("4913", "#about.md#", ".#about.md", "about.md~", "about.md.tmp", ".a.swp")
-    for name in leftovers:
-        site.write(f"static/{name}", "editor state\n")
-        site.write(f"content/{name}", "editor state\n")
+    before = set(running.snapshot.files)
+    leftovers = leave_leftovers(site.root)
     time.sleep(1)
     assert running.snapshot.version == version  # no rebuild
-    site.write("static/real.txt", "real\n")  # a real file: a rebuild, without the leftovers
-    wait_for(lambda: "real.txt" in running.snapshot.files)
-    assert not set(leftovers) & set(running.snapshot.files)
+    site.write("static/img/real.txt", "real\n")  # a real file: a rebuild, without the leftovers
+    wait_for(lambda: "img/real.txt" in running.snapshot.files)
+    assert set(running.snapshot.files) == before | {"img/real.txt"}
     assert site.build().code == 0
-    published = {p.name for p in (site.root / "site").iterdir()}
-    assert "real.txt" in published and not set(leftovers) & published
+    published = set(site.tree())
+    assert {"img/real.txt", "img/logo.svg"} <= published
+    assert not leftovers & {Path(path).name for path in published}
+
+
+@pytest.mark.parametrize("kind", [InotifyWatcher, PollingWatcher])
+def test_both_watchers_pass_over_editor_leftovers_everywhere(
+    make_site, kind: type[InotifyWatcher | PollingWatcher]
+) -> None:
+    """The inotify watcher and the polling one follow the same rule (layout.not_content)
+    at every depth of every source folder."""
+    if kind is InotifyWatcher and not sys.platform.startswith("linux"):
+        pytest.skip("inotify is Linux's")
+    site = make_site()
+    for folder, beside in BESIDE.items():
+        site.write(f"{folder}/{beside}", "as it was\n")
+    watcher = kind(site.root, ("content", "templates", "static"))
+    try:
+
+        def changes(seconds: float) -> list[str]:
+            seen: list[str] = []
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                changed = watcher.read(0.1)
+                assert changed is not None, "a rescan, as for an overflow"
+                seen += changed
+            return seen
+
+        changes(0.3)  # anything the writes above still had to report
+        leave_leftovers(site.root)
+        assert changes(1) == []
+        site.write("static/img/real.txt", "real\n")
+        assert set(changes(1)) == {"static/img/real.txt"}
+    finally:
+        watcher.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import os
 import queue
 import re
@@ -21,8 +22,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import PROJECT, SiteDir
@@ -30,7 +33,14 @@ from test_serve import fetch, wait_for
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from sitegen.serve import MOST_RELOAD_SOCKETS, host_allowed, is_loopback
+from sitegen.pipeline import Options
+from sitegen.serve import (
+    MOST_RELOAD_SOCKETS,
+    BackgroundPreview,
+    Room,
+    host_allowed,
+    is_loopback,
+)
 
 LINK_OUT = "symbolic link leads outside content/, templates/ and static/, or to a hidden file"
 SECRET = "sitegen-test-secret-3f9a"  # in a file outside the project: must never be served
@@ -186,7 +196,7 @@ def test_serve_on_all_interfaces_warns_loudly(make_site) -> None:
 
 def test_the_preview_listens_on_the_loopback_address(preview) -> None:
     _, running = preview
-    addresses = [s.getsockname()[0] for s in running.preview.server._sockets.values()]
+    addresses = [s.getsockname()[0] for s in running.preview.listening]
     assert addresses == ["127.0.0.1"]
 
 
@@ -233,6 +243,26 @@ def test_only_our_own_pages_may_open_the_reload_socket(preview) -> None:
         assert websocket_status(port, f"http://{rebound}", rebound) == 403, name
 
 
+def reload_request(port: int) -> HTTPRequest:
+    """The reload socket's handshake, as one of the preview's own pages sends it."""
+    return HTTPRequest(
+        f"ws://127.0.0.1:{port}/livereload",
+        headers={"Origin": f"http://127.0.0.1:{port}"},
+        connect_timeout=5,
+        request_timeout=5,
+    )
+
+
+async def closed(connection: WebSocketClientConnection) -> bool:
+    """Whether the preview closed this reload socket (an open one has nothing to read
+    for half a second, or a reload message)."""
+    try:
+        message = await asyncio.wait_for(connection.read_message(), 0.5)
+    except TimeoutError:
+        return False
+    return message is None
+
+
 def test_reload_sockets_past_the_cap_are_closed_and_room_comes_back(preview) -> None:
     """A WebSocket is no longer a connection the server's cap counts: the preview holds
     at most MOST_RELOAD_SOCKETS of them, closes the next at once, and takes new ones
@@ -241,22 +271,9 @@ def test_reload_sockets_past_the_cap_are_closed_and_room_comes_back(preview) -> 
     port = running.preview.state.port
 
     async def scenario() -> tuple[int, int, bool]:
-        request = HTTPRequest(
-            f"ws://127.0.0.1:{port}/livereload",
-            headers={"Origin": f"http://127.0.0.1:{port}"},
-            connect_timeout=5,
-            request_timeout=5,
-        )
+        request = reload_request(port)
         sockets = [await websocket_connect(request) for _ in range(MOST_RELOAD_SOCKETS + 6)]
-
-        async def closed(connection: WebSocketClientConnection) -> bool:
-            try:
-                message = await asyncio.wait_for(connection.read_message(), 0.5)
-            except TimeoutError:
-                return False  # still open: nothing to read
-            return message is None
-
-        shut = [await closed(connection) for connection in sockets]
+        shut = await asyncio.gather(*(closed(connection) for connection in sockets))
         for connection in sockets[:10]:
             connection.close()
         await asyncio.sleep(0.5)
@@ -269,6 +286,50 @@ def test_reload_sockets_past_the_cap_are_closed_and_room_comes_back(preview) -> 
 
     refused, kept, reopened = asyncio.run(scenario())
     assert (refused, kept, reopened) == (6, MOST_RELOAD_SOCKETS, True)
+
+
+def test_connections_tabs_and_files_sent_share_one_room(capsys) -> None:
+    """Each holds an open file: a connection, a tab or a file being sent past the room
+    left by the limit would make accept() fail. Each kind turned away is said once a
+    run, and a run ends once a quarter of the room (of the tabs' share) is free."""
+    room = Room.for_limit(64 + 20)  # RESERVED_FILES kept: 20 left
+    assert (room.most, room.most_sockets) == (20, 10)
+    assert all(room.take_connection() for _ in range(12))
+    for _ in range(10):  # upgraded: the server lets each connection go after its open
+        assert room.take_socket()
+        room.drop_connection()
+    assert not room.take_socket()
+    assert all(room.take_connection() for _ in range(8))
+    assert not room.take_file()
+    assert [room.take_connection() for _ in range(3)] == [False] * 3
+    tabs_notice = (
+        "10 reload sockets (browser tabs) are open, as many as the preview holds at once; "
+        "new ones are closed until some end"
+    )
+    connections_notice = (
+        "10 connections and 10 reload sockets are open, as many as the preview holds at "
+        "once; new connections are closed until some end"
+    )
+    assert capsys.readouterr().out.splitlines() == [tabs_notice, connections_notice]
+    room.drop_connection()
+    assert room.take_file() and not room.take_connection()  # a file sent takes a place
+    room.drop_file()
+    assert room.take_connection()  # the room full again
+
+    def refill_and_refuse(connections: int, sockets: int) -> list[str]:
+        """Give back some of each, take them again, and one more: what is said."""
+        for _ in range(connections):
+            room.drop_connection()
+        for _ in range(sockets):
+            room.drop_socket()
+        assert all(room.take_socket() for _ in range(sockets))
+        assert all(room.take_connection() for _ in range(connections))
+        assert not room.take_socket() and not room.take_connection()
+        return capsys.readouterr().out.splitlines()
+
+    assert refill_and_refuse(3, 1) == []  # 16 held, 9 tabs, at the least: the same run
+    assert refill_and_refuse(5, 0) == [connections_notice]  # 15 held: a run ended
+    assert refill_and_refuse(0, 2) == [tabs_notice]  # 8 tabs: a run ended
 
 
 def test_every_request_must_name_this_server(preview) -> None:
@@ -471,35 +532,107 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class Tabs:
+    """Browser tabs' reload sockets, held open on an event loop of their own while the
+    test goes on."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.sockets: list[WebSocketClientConnection] = self._run(self._open(port, count))
+
+    def _run(self, work: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(30)
+
+    @staticmethod
+    async def _open(port: int, count: int) -> list[WebSocketClientConnection]:
+        request = reload_request(port)
+        return [await websocket_connect(request) for _ in range(count)]  # one by one
+
+    def closed(self) -> int:
+        """How many of them the preview closed."""
+        return sum(self._run(self._closed()))
+
+    async def _closed(self) -> list[bool]:
+        return list(await asyncio.gather(*(closed(s) for s in self.sockets)))
+
+    def close(self) -> None:
+        for connection in self.sockets:
+            self.loop.call_soon_threadsafe(connection.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def still_open(conn: socket.socket) -> bool:
+    """Whether the server has not closed this connection (a look, not a wait)."""
+    conn.setblocking(False)
+    try:
+        return conn.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True  # open, and nothing sent yet
+    except OSError:  # reset: closed with our request unread
+        return False
+
+
+def open_files(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_more_clients_than_files_it_may_open_are_refused_quietly(make_site) -> None:
-    """Under `ulimit -n 128`, 200 clients that never finish a request: the preview does
-    not spin or flood its log, it says so once, a save still rebuilds right (no false
-    'missing settings file'), and once they leave it answers again."""
+    """Under `ulimit -n 128`, MOST_RELOAD_SOCKETS tabs and then 200 clients that never
+    finish a request: connections and reload sockets together stay within what the
+    limit leaves after the build's RESERVED_FILES, so accept() never fails. The preview
+    does not spin or flood its log, it says once of each kind that it turns some away,
+    a save still rebuilds right (no false 'missing settings file'), and once they leave
+    it answers again."""
     site = make_site()
     process, lines, url = serve_logged(site, limit_files=128)
+    room = Room.for_limit(128)
     stalled: list[socket.socket] = []
+    tabs: Tabs | None = None
     try:
         port = int(url.rstrip("/").rsplit(":", 1)[1])
+        idle_files = open_files(process.pid)
+        tabs = Tabs(port, MOST_RELOAD_SOCKETS)
+        assert tabs.closed() == MOST_RELOAD_SOCKETS - room.most_sockets
         for _ in range(200):
-            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError as error:  # its accept loop has stopped taking any
+                raise AssertionError(f"no longer accepted: {error}", lines[-3:]) from None
             conn.sendall(b"GET /about/ HTTP/1.1\r\nHost: 127.0.0")
             stalled.append(conn)
         time.sleep(1)
         busy = _cpu_seconds(process.pid)
         time.sleep(2)
         assert _cpu_seconds(process.pid) - busy < 0.5, "the server spins"
+        assert sum(still_open(conn) for conn in stalled) == room.most - room.most_sockets
+        assert open_files(process.pid) - idle_files <= room.most
         site.write("content/about.md", (site.root / "content/about.md").read_text() + "\nSaved.\n")
         wait_for(
             lambda: any(line.startswith("rebuilt after content/about.md") for line in lines), 20
         )
         log = "".join(lines)
         assert "Traceback" not in log and "error" not in log, log[-2000:]
+        assert "Too many open files" not in log and "missing settings file" not in log
         assert len(log) < 5000, log[-2000:]
-        assert sum("connections are open" in line for line in lines) == 1, log
+        tabs_notice = (
+            f"{room.most_sockets} reload sockets (browser tabs) are open, as many as the "
+            "preview holds at once; new ones are closed until some end\n"
+        )
+        connections_notice = (
+            f"{room.most - room.most_sockets} connections and {room.most_sockets} reload "
+            "sockets are open, as many as the preview holds at once; new connections are "
+            "closed until some end\n"
+        )
+        assert (lines.count(tabs_notice), lines.count(connections_notice)) == (1, 1), log
     finally:
         for conn in stalled:
             conn.close()
+        if tabs is not None:
+            tabs.close()
     try:
 
         def answered() -> bool:  # refused (reset) until it sees the stalled ones gone
@@ -513,6 +646,89 @@ def test_more_clients_than_files_it_may_open_are_refused_quietly(make_site) -> N
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_connections_idle_past_the_limit_are_closed_and_busy_ones_kept(make_site) -> None:
+    """A client that sends nothing, or never finishes its request, holds its connection
+    (an open file) only for the idle limit; one that keeps asking on its connection, and
+    a tab's reload socket, are kept however long they last."""
+    site = make_site()
+    idle = 1.0
+    options = Options(root=site.root, out=site.root / "site", write=False)
+    running = BackgroundPreview(options, idle_seconds=idle)
+    port = running.preview.state.port
+    tabs = Tabs(port, 1)
+    busy = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    started = time.monotonic()
+    silent = socket.create_connection(("127.0.0.1", port), timeout=5)
+    halfway = socket.create_connection(("127.0.0.1", port), timeout=5)
+    halfway.sendall(b"GET /about/ HTTP/1.1\r\nHost: 127.0.0")
+    closed_after: dict[str, float] = {}
+    local_ports = set()
+    try:
+        while time.monotonic() - started < 3 * idle:
+            busy.request("GET", "/about/")
+            with busy.getresponse() as response:
+                assert response.status == 200 and b"How we source this" in response.read()
+            local_ports.add(busy.sock.getsockname()[1])
+            for name, conn in (("silent", silent), ("halfway", halfway)):
+                if name not in closed_after and not still_open(conn):
+                    closed_after[name] = time.monotonic() - started
+            time.sleep(idle / 10)
+        assert sorted(closed_after) == ["halfway", "silent"], closed_after
+        assert all(idle <= after < 2 * idle for after in closed_after.values()), closed_after
+        assert len(local_ports) == 1  # the busy client's one connection, kept throughout
+        assert tabs.closed() == 0
+    finally:
+        for conn in (busy, silent, halfway):
+            conn.close()
+        tabs.close()
+        running.stop()
+
+
+def test_control_characters_reach_the_terminal_escaped(make_site) -> None:
+    """A writer's value, a file's name and a request's path are printed by `serve` with
+    each control character escaped: ESC and BEL (clear the screen, retitle the window)
+    and the 8-bit CSI never reach the terminal raw."""
+    site = make_site()
+    process, lines, url = serve_logged(site)
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    shown = "\\x1b[2J\\x1b]0;pwned\\x07"
+    japan = site.root / "content/countries/japan.yaml"
+    text = japan.read_text()
+    name = "content/a\x1b[2J\x1b]0;pwned\x07.md"
+
+    def after(line: str, seen: int) -> Callable[[], bool]:
+        return lambda: any(got.startswith(line) for got in lines[seen:])
+
+    try:
+        seen = len(lines)
+        japan.write_text(text.replace("code: JP", 'code: "\\e[2J\\e]0;pwned\\a"'))
+        wait_for(after("  content/countries/japan.yaml", seen), 20)
+        japan.write_text(text)
+        wait_for(after("rebuilt after content/countries/japan.yaml", seen), 20)
+        seen = len(lines)
+        site.write(name, "---\ntitle: A page\n---\nText.\n")
+        wait_for(after(f"  content/a{shown}.md", seen), 20)
+        site.remove(name)
+        wait_for(after(f"rebuilt after content/a{shown}.md: ", seen), 20)
+        assert raw_request(port, b"/nope\x9b[2J/")[0] == 404
+        wait_for(after("404 GET /nope", 0), 10)
+    finally:
+        process.terminate()
+        process.wait(10)
+    log = "".join(lines)
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", log), repr(log)
+    assert (
+        f"  content/countries/japan.yaml:2:7: error: field 'code': '{shown}' is not an ISO "
+        "3166-1 alpha-2 code; write two capital letters\n"
+    ) in lines
+    assert (
+        f"  content/a{shown}.md:1:1: error: the name has a backslash or a control character; "
+        "rename it with letters, digits, hyphens, underscores and dots\n"
+    ) in lines
+    (access,) = [line for line in lines if line.startswith("404 ")]
+    assert re.fullmatch(r"404 GET /nope\\x9b\[2J/ \(127\.0\.0\.1\) [0-9.]+ms\n", access), access
 
 
 def _vm_hwm_mib(pid: int) -> float:
