@@ -83,8 +83,9 @@ class Builder:
         state = self.state
         written: dict[str, Stat] = state.manifest if state is not None else {}
         intact = False
+        seen: dict[str, Stat] = {}  # the old folder's files as found, for a second look
         if options.write:
-            reason, intact = check_output(options.out, options.root, written)
+            reason, intact, seen = check_output(options.out, options.root, written)
             if reason:
                 report.error(Location(str(options.out)), reason, "choose another --out folder")
                 return
@@ -110,7 +111,7 @@ class Builder:
         result.site, result.pages = site, len(site.pages)
         # Plan, render, and write into a new folder, swapped in at the end.
         search = state.search if state is not None else ("", ())
-        folder = OutputFolder(options.out) if options.write else None
+        folder = OutputFolder(options.out, seen) if options.write else None
         try:
             search = work.render(project, site, result, folder, priority, written, search)
             if options.strict:
@@ -120,7 +121,12 @@ class Builder:
             if folder is not None:
                 for rel, source in sorted(result.copies.items()):
                     folder.copy(rel, source)
-                folder.commit()
+                refused = folder.commit()
+                if refused is not None:
+                    report.error(
+                        Location(str(options.out)), refused, "move them out of it, then build again"
+                    )
+                    return
                 written = folder.stats()
                 folder = None
             work.succeeded(result)

@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 from .errors import printable
@@ -35,40 +35,48 @@ def refuse_output(out: Path, root: Path, stats: Mapping[str, Stat] | None = None
 
 def check_output(
     out: Path, root: Path, stats: Mapping[str, Stat] | None = None
-) -> tuple[str | None, bool]:
-    """Why `out` may not be used as the output folder (None if it may), and whether it
-    is exactly as the last build left it: every file of `stats` (the Stat of each file
-    the last build left, from its cache) still has its Stat. One look at each file
-    answers both; a file still as it was is not read again to compare its digest."""
+) -> tuple[str | None, bool, dict[str, Stat]]:
+    """Why `out` may not be used as the output folder (None if it may); whether it is
+    exactly as the last build left it: every file of `stats` (the Stat of each file the
+    last build left, from its cache) still has its Stat; and the Stat each of its files
+    had when it was found as the marker lists it (so a second look, just before the
+    swap, need not read them again). One look at each file answers all three; a file
+    still as it was is not read again to compare its digest."""
     out, root = out.resolve(), root.resolve()
     stats = stats or {}
     protected = [root, *(root / name for name in SOURCE_FOLDERS)]
     for folder in protected:
         if out == folder or folder.is_relative_to(out):
-            return f"the output folder {out} would replace {folder}", False
+            return f"the output folder {out} would replace {folder}", False, {}
         if out.is_relative_to(folder) and folder != root:
-            return f"the output folder {out} is inside the source folder {folder}", False
+            return f"the output folder {out} is inside the source folder {folder}", False, {}
     if out.exists() and not out.is_dir():
-        return f"the output path {out} is a file", False
+        return f"the output path {out} is a file", False, {}
     if not out.is_dir() or not any(out.iterdir()):
-        return None, not stats
+        return None, not stats, {}
     if not (out / MARKER).exists():
-        return f"{out} exists and was not made by this tool; it will not be replaced", False
+        return f"{out} exists and was not made by this tool; it will not be replaced", False, {}
     written = read_marker(out)
     if written is None:
-        return (
+        older = (
             f"{out} was made by an older version of this tool, which did not list its "
             "files; it will not be replaced: delete it once if it holds only a built site"
-        ), False
-    foreign, as_left_by_stat = _survey(out, written, stats)
+        )
+        return older, False, {}
+    foreign, seen = _survey(out, written, stats)
     if foreign:
-        shown = ", ".join(foreign[:SHOWN])
-        more = f" and {len(foreign) - SHOWN} more" if len(foreign) > SHOWN else ""
-        return (
+        changed = (
             f"{out} holds files this tool did not write, or that changed since it wrote "
-            f"them: {shown}{more}; it will not be replaced: move them out of it"
-        ), False
-    return None, as_left_by_stat == len(stats)
+            f"them: {_named(foreign)}; it will not be replaced: move them out of it"
+        )
+        return changed, False, {}
+    return None, all(seen.get(rel) == was for rel, was in stats.items()), seen
+
+
+def _named(found: list[str]) -> str:
+    """The first few of `found`, and how many more."""
+    more = f" and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
+    return ", ".join(found[:SHOWN]) + more
 
 
 def read_marker(out: Path) -> dict[str, str] | None:
@@ -86,11 +94,12 @@ def read_marker(out: Path) -> dict[str, str] | None:
 
 def _survey(
     out: Path, written: Mapping[str, str], stats: Mapping[str, Stat]
-) -> tuple[list[str], int]:
-    """Every file and link in `out` that the marker does not list as it is now (links
-    not followed; a folder that cannot be read counts as foreign), sorted, printable;
-    and how many files still have their Stat."""
-    found, by_stat = [], 0
+) -> tuple[list[str], dict[str, Stat]]:
+    """Every file and link in `out` that the marker (`written`) does not list as it is
+    now (links not followed; a folder or file that cannot be read counts as foreign),
+    sorted, printable; and the Stat of every file that is as listed. A file that still
+    has its Stat of `stats` is taken as listed without reading it."""
+    found, seen = [], {}
     todo = [("", os.fspath(out))]
     while todo:
         prefix, folder = todo.pop()
@@ -107,14 +116,19 @@ def _survey(
                 continue
             if rel == MARKER:
                 continue
-            digest, was = written.get(rel), stats.get(rel)
+            digest = written.get(rel)
             if digest is None or entry.is_symlink():
                 found.append(rel)
-            elif was is not None and as_left(entry.path, was):
-                by_stat += 1
-            elif file_digest(Path(entry.path)) != digest:
+                continue
+            try:
+                now = stat_of(entry.stat(follow_symlinks=False))  # taken before reading it
+                if now == stats.get(rel) or file_digest(Path(entry.path)) == digest:
+                    seen[rel] = now
+                else:
+                    found.append(rel)
+            except OSError:
                 found.append(rel)
-    return sorted(printable(rel) for rel in found), by_stat
+    return sorted(printable(rel) for rel in found), seen
 
 
 def file_digest(path: Path) -> str:
@@ -166,15 +180,26 @@ class OutputFolder:
     If anything fails, `discard` removes the new folder and the old one is untouched.
     The swap exchanges the two folders in one step where the system can (Linux's
     renameat2), so at every instant the output folder is the whole old tree or the whole
-    new one; the old tree is then removed. What an interrupted build left beside the
-    output folder (its new tree, or the old one it had not removed yet) is removed by
-    the next build, once the process that made it is gone.
+    new one; the old tree is then removed, but only if it still holds exactly what the
+    last build wrote. What an interrupted build left beside the output folder (its new
+    tree, or the old one it had not removed yet) is removed by the next build, once the
+    process that made it is gone.
+
+    `seen`: the Stat of each file of the old folder when check_output found it as the
+    marker lists it. `swap`: exchanges two folders in one step, or returns False where
+    it cannot (`exchange`; a test passes one that cannot, to take the two renames).
     """
 
-    def __init__(self, out: Path) -> None:
+    def __init__(
+        self,
+        out: Path,
+        seen: Mapping[str, Stat] | None = None,
+        swap: Callable[[Path, Path], bool] | None = None,
+    ) -> None:
         self.out = out.resolve()
         self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
         self._old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
+        self.swap = swap or exchange
         for leftover in _leftovers(self.out):
             shutil.rmtree(leftover, ignore_errors=True)
         self.tmp.mkdir(parents=True)
@@ -182,6 +207,8 @@ class OutputFolder:
         self.names: dict[str, None] = {}  # every file put in, in order
         self.digests: dict[str, str] = {}  # each file's checksum, for the marker
         self._old_digests = read_marker(self.out) or {}
+        self._seen = dict(seen or {})
+        self._linked: dict[str, Stat] = {}  # old files linked in: their Stat since (ctime)
 
     def _target(self, rel: str) -> Path:
         target = safe_target(self.tmp, rel)
@@ -218,10 +245,14 @@ class OutputFolder:
     def keep(self, rel: str) -> None:
         """Put the old folder's `rel` in the new one, as a hard link where possible."""
         old = safe_target(self.out, rel)
+        target = self._target(rel)
         try:
-            os.link(old, self._target(rel))
+            before = stat_of(os.stat(old))
+            os.link(old, target)
+            if before == self._seen.get(rel):  # as found at the start: its Stat since
+                self._linked[rel] = stat_of(os.stat(target))  # (the link changed its ctime)
         except OSError:  # another file system, or links unsupported: copy it, with its mtime
-            shutil.copy2(old, safe_target(self.tmp, rel))
+            shutil.copy2(old, target)
         self.digests[rel] = self._old_digests.get(rel) or file_digest(old)
 
     def stats(self) -> dict[str, Stat]:
@@ -229,18 +260,58 @@ class OutputFolder:
         folder's links to kept files, which changes their inode change time."""
         return {rel: stat_of(os.stat(safe_target(self.out, rel))) for rel in self.names}
 
-    def commit(self) -> None:
+    def commit(self) -> str | None:
         """List every file put in, in the marker, and swap the new folder in for the old
-        one (refuse_output has made sure it holds only what a build wrote)."""
+        one; None once done. Refused, with both folders left as they are, if the old one
+        no longer holds exactly what the last build wrote (files came into it or changed
+        while this build ran): it is looked at just before the swap, and again once it is
+        out of the way, before it is removed (swapped back if need be)."""
         write_marker(self.tmp, {rel: self.digests[rel] for rel in self.names})
-        if not self.out.exists():
-            self.tmp.rename(self.out)
-        elif exchange(self.tmp, self.out):  # the old tree is now at tmp
-            shutil.rmtree(self.tmp)
-        else:  # no atomic exchange here: two renames, with an instant between them
-            self.out.rename(self._old)
-            self.tmp.rename(self.out)
-            shutil.rmtree(self._old)
+        if refused := self._changed(self.out):
+            return refused
+        old = self._swap_in()
+        if old is None:
+            return None
+        if refused := self._changed(old):
+            self._swap_back(old)
+            return refused
+        shutil.rmtree(old, ignore_errors=True)
+        return None
+
+    def _changed(self, folder: Path) -> str | None:
+        """Why the old tree, now at `folder`, may not be removed: it holds files the last
+        build did not write or that changed since; None if not (or if there is none)."""
+        if not os.path.lexists(folder):
+            return None
+        known = {**self._seen, **self._linked}
+        foreign = ["."] if folder.is_symlink() else _survey(folder, self._old_digests, known)[0]
+        if not foreign:
+            return None
+        return (
+            f"files were added to {self.out} or changed in it while the build ran: "
+            f"{_named(foreign)}; it was not replaced, and this build was discarded"
+        )
+
+    def _swap_in(self) -> Path | None:
+        """Put the new tree in the output folder's place; where the old tree is now
+        (None if there was none)."""
+        if not os.path.lexists(self.out):
+            os.rename(self.tmp, self.out)
+            return None
+        if self.swap(self.tmp, self.out):
+            return self.tmp
+        os.rename(self.out, self._old)  # no exchange here: two renames
+        os.rename(self.tmp, self.out)
+        return self._old
+
+    def _swap_back(self, old: Path) -> None:
+        """Put the old tree back in place (at `old` since `_swap_in`), the new at tmp."""
+        if old == self.tmp:
+            if not self.swap(self.tmp, self.out):
+                raise OSError(errno.EIO, "the exchange could not be undone", str(self.out))
+            return
+        os.rename(self.out, self.tmp)
+        os.rename(old, self.out)
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

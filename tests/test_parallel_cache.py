@@ -548,6 +548,40 @@ def test_output_changed_by_hand_is_not_replaced_nor_lost(built: tuple[Path, Path
     assert tree(out) == edited
 
 
+@pytest.mark.parametrize("how", ["added", "edited"])
+def test_the_output_folder_changed_while_the_build_runs_is_not_replaced_nor_lost(
+    built: tuple[Path, Path], how: str
+) -> None:
+    """An upload that arrives in site/, or a page edited there, while the build renders:
+    the folder is looked at again just before the swap, and the build refuses."""
+    root, out = built
+    page = out / "pages/page-00003/index.html"  # unchanged: kept by a hard link
+
+    def meanwhile(stage: str, done: int, total: int) -> None:
+        if stage == "rendering" and done == 1:
+            if how == "added":
+                (out / "uploads").mkdir()
+                (out / "uploads/report-2018.pdf").write_bytes(b"%PDF")
+            else:
+                _spoil(page)
+
+    before = tree(out)
+    _add_prose(root)
+    result = run(Options(root=root, out=out, cache=True, progress=meanwhile))
+    named = "uploads/report-2018.pdf" if how == "added" else "pages/page-00003/index.html"
+    assert [d.format() for d in result.report.errors] == [
+        f"{out}:1:1: error: files were added to {out} or changed in it while the build "
+        f"ran: {named}; it was not replaced, and this build was discarded; move them out "
+        "of it, then build again"
+    ]
+    if how == "added":
+        assert tree(out) == {**before, "uploads/report-2018.pdf": b"%PDF"}
+    else:
+        assert tree(out) == {**before, "pages/page-00003/index.html": page.read_bytes()}
+        assert page.read_bytes() != before["pages/page-00003/index.html"]
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".site")) == []
+
+
 def test_other_options_are_not_taken_for_nothing_changed(built: tuple[Path, Path]) -> None:
     root, out = built
     _settle()

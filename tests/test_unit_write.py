@@ -161,10 +161,9 @@ def write_site(out: Path, files: dict[str, bytes], copies: dict[str, Path]) -> N
             folder.write(rel, files[rel])
         for rel in sorted(copies):
             folder.copy(rel, copies[rel])
-    except BaseException:
+        assert folder.commit() is None
+    finally:
         folder.discard()
-        raise
-    folder.commit()
 
 
 def test_writes_files_and_copies(root: Path) -> None:
@@ -263,7 +262,7 @@ def test_keeps_an_unchanged_file_by_hard_link(root: Path) -> None:
     assert not folder.unchanged("a.html", None)
     folder.keep("a.html")
     folder.write("b.html", b"B2")
-    folder.commit()
+    assert folder.commit() is None
     assert folder.stats()["a.html"][:2] == (st.st_size, st.st_mtime_ns)
     assert (out / "a.html").stat().st_ino == st.st_ino
     assert tree(out) == {MARKER: tree(out)[MARKER], "a.html": b"A", "b.html": b"B2"}
@@ -276,6 +275,57 @@ def test_discarded_folder_leaves_the_old_one_untouched(root: Path) -> None:
     folder.write("index.html", b"new")
     folder.discard()
     assert tree(out)["index.html"] == b"old"
+    assert nothing_beside(root)
+
+
+def added_while_building(out: Path, *names: str) -> str:
+    return (
+        f"files were added to {out} or changed in it while the build ran: "
+        f"{', '.join(names)}; it was not replaced, and this build was discarded"
+    )
+
+
+def test_a_file_added_while_the_build_runs_is_seen_before_the_swap(root: Path) -> None:
+    """The old folder is looked at again just before the swap: what came into it since
+    the build began is not the tool's, and nothing is replaced."""
+    out = root / "site"
+    write_site(out, {"index.html": b"old", "a/b.html": b"B"}, {})
+    folder = OutputFolder(out)
+    folder.write("index.html", b"new")
+    (out / "a/upload.pdf").write_bytes(b"%PDF")
+    (out / "a/b.html").write_bytes(b"edited")
+    try:
+        assert folder.commit() == added_while_building(out, "a/b.html", "a/upload.pdf")
+    finally:
+        folder.discard()
+    assert tree(out) == {
+        MARKER: tree(out)[MARKER],
+        "index.html": b"old",
+        "a/b.html": b"edited",
+        "a/upload.pdf": b"%PDF",
+    }
+    assert nothing_beside(root)
+
+
+def test_a_file_that_reaches_the_old_tree_during_the_swap_is_not_deleted(root: Path) -> None:
+    """Written into the old tree as it is swapped out (by a program whose folder moved
+    with it): the old tree is looked at again before it is removed, and swapped back."""
+    out = root / "site"
+    write_site(out, {"index.html": b"old"}, {})
+
+    def swap_and_add(a: Path, b: Path) -> bool:
+        done = write.exchange(a, b)
+        assert done, "this test needs the one-step exchange"
+        (a / "late.txt").write_text("precious")  # a is the old tree now
+        return done
+
+    folder = OutputFolder(out, swap=swap_and_add)
+    folder.write("index.html", b"new")
+    try:
+        assert folder.commit() == added_while_building(out, "late.txt")
+    finally:
+        folder.discard()
+    assert tree(out) == {MARKER: tree(out)[MARKER], "index.html": b"old", "late.txt": b"precious"}
     assert nothing_beside(root)
 
 
