@@ -10,14 +10,16 @@ site/ elsewhere copies the marker too: the files added beside it are still not o
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 from .errors import printable
@@ -180,10 +182,12 @@ class OutputFolder:
     If anything fails, `discard` removes the new folder and the old one is untouched.
     The swap exchanges the two folders in one step where the system can (Linux's
     renameat2), so at every instant the output folder is the whole old tree or the whole
-    new one; the old tree is then removed, but only if it still holds exactly what the
-    last build wrote. What an interrupted build left beside the output folder (its new
-    tree, or the old one it had not removed yet) is removed by the next build, once the
-    process that made it is gone.
+    new one; elsewhere it is two renames, with Ctrl-C and SIGTERM held back between them
+    and the first undone if the second fails. The old tree is then removed, but only if
+    it still holds exactly what the last build wrote. Each tree carries the marker from
+    the start; what an interrupted build left beside the output folder (its new tree, or
+    the old one it had not removed yet) is removed by the next build, once the process
+    that made it is gone, if it carries the marker.
 
     `seen`: the Stat of each file of the old folder when check_output found it as the
     marker lists it. `swap`: exchanges two folders in one step, or returns False where
@@ -201,8 +205,14 @@ class OutputFolder:
         self._old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
         self.swap = swap or exchange
         for leftover in _leftovers(self.out):
-            shutil.rmtree(leftover, ignore_errors=True)
+            if read_marker(leftover) is not None:
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:  # killed before it was marked (then it is empty), or not ours
+                with contextlib.suppress(OSError):
+                    leftover.rmdir()
         self.tmp.mkdir(parents=True)
+        write_marker(self.tmp, {})  # a build's from the start, for the next to remove
+        self._finished = False  # the marker lists every file: the tree is whole
         self._made: set[str] = {""}  # folders made so far: one mkdir each, not one per file
         self.names: dict[str, None] = {}  # every file put in, in order
         self.digests: dict[str, str] = {}  # each file's checksum, for the marker
@@ -267,13 +277,14 @@ class OutputFolder:
         while this build ran): it is looked at just before the swap, and again once it is
         out of the way, before it is removed (swapped back if need be)."""
         write_marker(self.tmp, {rel: self.digests[rel] for rel in self.names})
+        self._finished = True
         if refused := self._changed(self.out):
             return refused
-        old = self._swap_in()
-        if old is None:
-            return None
-        if refused := self._changed(old):
-            self._swap_back(old)
+        with _signals_held():
+            old = self._swap_in()
+            if old is not None and (refused := self._changed(old)):
+                self._swap_back(old)
+        if refused or old is None:
             return refused
         shutil.rmtree(old, ignore_errors=True)
         return None
@@ -300,8 +311,7 @@ class OutputFolder:
             return None
         if self.swap(self.tmp, self.out):
             return self.tmp
-        os.rename(self.out, self._old)  # no exchange here: two renames
-        os.rename(self.tmp, self.out)
+        self._renames(self._old, self.tmp)  # no exchange here
         return self._old
 
     def _swap_back(self, old: Path) -> None:
@@ -310,11 +320,48 @@ class OutputFolder:
             if not self.swap(self.tmp, self.out):
                 raise OSError(errno.EIO, "the exchange could not be undone", str(self.out))
             return
-        os.rename(self.out, self.tmp)
-        os.rename(old, self.out)
+        self._renames(self.tmp, old)
+
+    def _renames(self, away: Path, into: Path) -> None:
+        """Move the output folder to `away` and `into` to its place: two renames, the
+        first undone if the second fails, so the output folder is missing only between
+        them (the caller holds signals back)."""
+        os.rename(self.out, away)
+        try:
+            os.rename(into, self.out)
+        except BaseException:
+            os.rename(away, self.out)
+            raise
 
     def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        """Remove what this build made beside the output folder, but never the last whole
+        tree: where a swap was cut short with no output folder left, the old tree is put
+        back (with none, the new one, if finished); one that cannot be is kept."""
+        if not os.path.lexists(self.out):
+            for whole in (self._old, self.tmp) if self._finished else (self._old,):
+                if whole.is_dir():
+                    with contextlib.suppress(OSError):
+                        os.rename(whole, self.out)
+                        break
+        placed = os.path.lexists(self.out)
+        if placed:
+            shutil.rmtree(self._old, ignore_errors=True)
+        if placed or not self._finished:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM held back, and delivered once the block is done: a
+    swap cut short between two renames would leave no output folder."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def write_marker(folder: Path, digests: Mapping[str, str]) -> None:
@@ -327,8 +374,8 @@ def write_marker(folder: Path, digests: Mapping[str, str]) -> None:
 
 
 def _leftovers(out: Path) -> list[Path]:
-    """The folders beside `out` that builds made and that their process no longer needs:
-    this process's, and those of processes that are gone (killed, interrupted)."""
+    """The folders beside `out` named as builds name theirs, that their process no longer
+    needs: this process's, and those of processes that are gone (killed, interrupted)."""
     found = []
     for kind in ("tmp", "old"):
         for path in out.parent.glob(f".{out.name}.{kind}-*"):

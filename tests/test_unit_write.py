@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -368,19 +369,93 @@ def test_without_an_exchange_two_renames_still_give_the_new_tree(
 
 def test_what_an_interrupted_build_left_is_removed_by_the_next(root: Path) -> None:
     """A build killed mid-way leaves its new tree, or the old one, beside site/: the next
-    build removes them once their process is gone, and leaves a running build's alone."""
+    build removes them once their process is gone, if they carry the marker (a build
+    killed before it marked its folder left it empty), and leaves a running build's
+    alone."""
     out = root / "site"
     write_site(out, {"index.html": b"old"}, {})
-    dead = subprocess.Popen(["true"])  # a process that has ended
-    dead.wait()
-    for name in (f".site.tmp-{dead.pid}", f".site.old-{dead.pid}", f".site.tmp-{os.getppid()}"):
+    dead = []
+    for _ in range(2):
+        ended = subprocess.Popen(["true"])  # a process that has ended
+        ended.wait()
+        dead.append(ended.pid)
+    ours = [f".site.tmp-{dead[0]}", f".site.old-{dead[0]}", f".site.tmp-{os.getppid()}"]
+    for name in ours:
         (root / name).mkdir()
         (root / name / "index.html").write_text("left")
+        write.write_marker(root / name, {"index.html": checksum(b"left")})
+    (root / f".site.old-{dead[1]}").mkdir()  # killed before it was marked
+    (root / f".site.tmp-{dead[1]}").mkdir()  # named as ours, but not ours
+    (root / f".site.tmp-{dead[1]}/notes.txt").write_text("keep me")
     write_site(out, {"index.html": b"new"}, {})
-    assert sorted(p.name for p in root.iterdir()) == [
-        f".site.tmp-{os.getppid()}",  # its process runs: perhaps a build of its own
-        "content",
-        "site",
-        "static",
-        "templates",
-    ]
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        [
+            f".site.tmp-{dead[1]}",
+            f".site.tmp-{os.getppid()}",  # its process runs: perhaps a build of its own
+            "content",
+            "site",
+            "static",
+            "templates",
+        ]
+    )
+    assert (root / f".site.tmp-{dead[1]}/notes.txt").read_text() == "keep me"
+
+
+def two_renames(out: Path) -> OutputFolder:
+    """A new tree for `out` that is swapped in by two renames, as where there is no
+    one-step exchange."""
+    folder = OutputFolder(out, swap=lambda a, b: False)
+    folder.write("index.html", b"new")
+    return folder
+
+
+def test_ctrl_c_between_the_two_renames_waits_for_the_new_tree(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the renames there is no site/: Ctrl-C there is held back until the new
+    tree is in place, and the finished tree is never deleted."""
+    out = root / "site"
+    write_site(out, {"index.html": b"old"}, {})
+    real = os.rename
+
+    def rename(source: Path, target: Path) -> None:
+        real(source, target)
+        if Path(target).name.startswith(".site.old-"):  # site/ moved away: none is left
+            os.kill(os.getpid(), signal.SIGINT)
+
+    folder = two_renames(out)
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            folder.commit()
+        finally:
+            folder.discard()  # as the pipeline does on the way out
+    assert tree(out)["index.html"] == b"new"
+    assert nothing_beside(root)
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_swap_that_fails_half_way_puts_the_old_tree_back(
+    root: Path, monkeypatch: pytest.MonkeyPatch, failures: int
+) -> None:
+    """The second rename fails: the first is undone. If that fails too, the build's
+    cleanup puts the old tree back rather than delete it."""
+    out = root / "site"
+    write_site(out, {"index.html": b"old"}, {})
+    real = os.rename
+    left = [failures]
+
+    def rename(source: Path, target: Path) -> None:
+        if Path(target) == out.resolve() and left[0]:
+            left[0] -= 1
+            raise OSError(5, "Input/output error", str(source))
+        real(source, target)
+
+    folder = two_renames(out)
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OSError, match="Input/output error"):
+        folder.commit()
+    assert out.exists() == (failures == 1)  # undone at once, or not
+    folder.discard()  # as the pipeline does on the way out
+    assert tree(out)["index.html"] == b"old"
+    assert nothing_beside(root)
