@@ -1,7 +1,8 @@
 """Write the site atomically: into a temporary folder, swapped in only on success.
 
-Nothing is ever written or deleted outside the output folder (and its temporary twin
-beside it); an output folder that holds the project's sources is refused. The marker
+Nothing is ever written or deleted outside the output folder and the temporary trees
+beside it (`.site.tmp-PID`, `.site.old-PID`); an output folder that holds the project's
+sources is refused. The marker
 file in every output folder lists each file the build put there, with its digest: an
 existing folder is replaced only if it holds those files and nothing else, so nothing
 another tool or a person put there, or changed, is ever deleted (a deploy that copies
@@ -18,6 +19,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
@@ -28,6 +30,35 @@ MARKER = ".sitegen-output"
 MARKER_FORMAT = "sitegen-output-2"
 SOURCE_FOLDERS = ("content", "templates", "static")
 SHOWN = 5  # files named in a refusal; the rest are counted
+CHUNK = 1 << 20  # bytes read at a time from a file that is copied or digested
+GONE = "the file disappeared while building"
+AGAIN = "build again"
+
+
+class OutputError(Exception):
+    """The system failed the build while it made the output folder (a full disk, a file
+    gone since the walk): not a mistake in the content. Said of `path` (a file by its
+    path in the output folder, not the temporary one); the old output folder is as it
+    was."""
+
+    def __init__(self, path: Path, message: str, hint: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path, self.message, self.hint = path, message, hint
+
+
+def could_not(path: Path, exc: OSError, doing: str) -> OutputError:
+    """`doing` ("read" or "write") `path` failed with `exc`: the system's own words, and
+    what the writer can do about it."""
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        hint = "free some space on that disk, then build again"
+    elif code in (errno.EMFILE, errno.ENFILE):
+        hint = "close some programs, or raise the limit of open files (ulimit -n), then build again"
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = f"check that you may {doing} there"
+    else:
+        hint = "build again; if it fails again, check the disk"
+    return OutputError(path, f"could not {doing}: {exc.strerror or exc}", hint)
 
 
 def refuse_output(out: Path, root: Path, stats: Mapping[str, Stat] | None = None) -> str | None:
@@ -137,9 +168,29 @@ def file_digest(path: Path) -> str:
     """checksum() of a file's bytes, read a megabyte at a time."""
     hashed = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as file:
-        while chunk := file.read(1 << 20):
+        while chunk := file.read(CHUNK):
             hashed.update(chunk)
     return hashed.hexdigest()
+
+
+def _read_chunks(source: Path) -> Iterator[bytes]:
+    """A file's bytes, a megabyte at a time; a failure is said of the file (gone, if it
+    is no longer there or no longer a plain file: a pipe would block the build)."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise OutputError(source, GONE, AGAIN) from None
+    except OSError as exc:
+        raise could_not(source, exc, "read") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OutputError(source, GONE, AGAIN)
+        while chunk := os.read(fd, CHUNK):
+            yield chunk
+    except OSError as exc:
+        raise could_not(source, exc, "read") from None
+    finally:
+        os.close(fd)
 
 
 def safe_target(base: Path, rel: str) -> Path:
@@ -200,6 +251,7 @@ class OutputFolder:
         seen: Mapping[str, Stat] | None = None,
         swap: Callable[[Path, Path], bool] | None = None,
     ) -> None:
+        self.named = out  # as messages name it
         self.out = out.resolve()
         self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
         self._old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
@@ -210,8 +262,15 @@ class OutputFolder:
             else:  # killed before it was marked (then it is empty), or not ours
                 with contextlib.suppress(OSError):
                     leftover.rmdir()
-        self.tmp.mkdir(parents=True)
-        write_marker(self.tmp, {})  # a build's from the start, for the next to remove
+        try:
+            self.tmp.mkdir(parents=True)
+        except OSError as exc:
+            raise could_not(out, exc, "write") from None
+        try:
+            write_marker(self.tmp, {})  # a build's from the start, for the next to remove
+        except OSError as exc:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise could_not(out, exc, "write") from None
         self._finished = False  # the marker lists every file: the tree is whole
         self._made: set[str] = {""}  # folders made so far: one mkdir each, not one per file
         self.names: dict[str, None] = {}  # every file put in, in order
@@ -230,14 +289,31 @@ class OutputFolder:
         return target
 
     def write(self, rel: str, data: bytes) -> None:
-        with open(self._target(rel), "wb") as file:
-            file.write(data)
-        self.digests[rel] = checksum(data)
+        self._put(rel, (data,))
 
     def copy(self, rel: str, source: Path) -> None:
-        target = self._target(rel)
-        shutil.copyfile(source, target)
-        self.digests[rel] = file_digest(target)
+        """Copy a file in (a static file), reading it once: its digest as it goes."""
+        self._put(rel, _read_chunks(source))
+
+    def _put(self, rel: str, chunks: Iterable[bytes]) -> None:
+        """Write `rel` from `chunks` and keep its digest; a failure to write is said of
+        the file's path in the output folder (a failure to read, of what was read)."""
+        hashed = hashlib.blake2b(digest_size=16)
+        try:
+            fd = os.open(self._target(rel), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        except OSError as exc:
+            raise could_not(self.named / rel, exc, "write") from None
+        try:
+            for chunk in chunks:
+                hashed.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+        except OSError as exc:
+            raise could_not(self.named / rel, exc, "write") from None
+        finally:
+            os.close(fd)
+        self.digests[rel] = hashed.hexdigest()
 
     def adopt(self, digests: Mapping[str, str] | Iterable[str]) -> None:
         """Count files put in by others: forked workers (they write into `tmp`
@@ -246,7 +322,10 @@ class OutputFolder:
         known = digests if isinstance(digests, Mapping) else dict.fromkeys(digests, "")
         for rel, digest in known.items():
             self.names[rel] = None
-            self.digests[rel] = digest or file_digest(safe_target(self.tmp, rel))
+            try:
+                self.digests[rel] = digest or file_digest(safe_target(self.tmp, rel))
+            except OSError as exc:
+                raise self.failure(exc) from None
 
     def unchanged(self, rel: str, was: Stat | None) -> bool:
         """Whether the old folder's `rel` is still as the last build wrote it (`was`)."""
@@ -255,20 +334,47 @@ class OutputFolder:
     def keep(self, rel: str) -> None:
         """Put the old folder's `rel` in the new one, as a hard link where possible."""
         old = safe_target(self.out, rel)
-        target = self._target(rel)
         try:
+            target = self._target(rel)
             before = stat_of(os.stat(old))
-            os.link(old, target)
-            if before == self._seen.get(rel):  # as found at the start: its Stat since
-                self._linked[rel] = stat_of(os.stat(target))  # (the link changed its ctime)
-        except OSError:  # another file system, or links unsupported: copy it, with its mtime
-            shutil.copy2(old, target)
-        self.digests[rel] = self._old_digests.get(rel) or file_digest(old)
+            try:
+                os.link(old, target)
+            except FileNotFoundError:
+                raise
+            except OSError:  # another file system, or links unsupported: copy it, with its mtime
+                shutil.copy2(old, target)
+            else:
+                if before == self._seen.get(rel):  # as found at the start: its Stat since
+                    self._linked[rel] = stat_of(os.stat(target))  # (the link changed ctime)
+            self.digests[rel] = self._old_digests.get(rel) or file_digest(old)
+        except OSError as exc:
+            if not os.path.lexists(old):
+                raise OutputError(self.named / rel, GONE, AGAIN) from None
+            raise could_not(self.named / rel, exc, "write") from None
+
+    def failure(self, exc: OSError) -> OutputError:
+        """A failure of the system while this folder was made, said of the path it names:
+        the output folder's, for the temporary folders; a file read, as itself."""
+        path = Path(os.fsdecode(exc.filename)) if exc.filename is not None else self.tmp
+        if path.is_relative_to(self.tmp):
+            return could_not(self.named / path.relative_to(self.tmp), exc, "write")
+        if path in (self.out, self._old):
+            return could_not(self.named, exc, "write")
+        if isinstance(exc, FileNotFoundError):
+            return OutputError(path, GONE, AGAIN)
+        return could_not(path, exc, "read")
 
     def stats(self) -> dict[str, Stat]:
         """The Stat of every file put in, read after `commit`: the swap removes the old
-        folder's links to kept files, which changes their inode change time."""
-        return {rel: stat_of(os.stat(safe_target(self.out, rel))) for rel in self.names}
+        folder's links to kept files, which changes their inode change time. A file
+        that cannot be looked at gets a Stat no file has, so it counts as changed."""
+        found = {}
+        for rel in self.names:
+            try:
+                found[rel] = stat_of(os.stat(safe_target(self.out, rel)))
+            except OSError:
+                found[rel] = (-1, -1, -1, -1)
+        return found
 
     def commit(self) -> str | None:
         """List every file put in, in the marker, and swap the new folder in for the old

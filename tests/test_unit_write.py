@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sitegen import write
-from sitegen.write import MARKER, OutputFolder, checksum, refuse_output, stat_of
+from sitegen.write import MARKER, OutputError, OutputFolder, checksum, refuse_output, stat_of
 
 
 @pytest.fixture
@@ -237,11 +238,50 @@ def test_refuses_copies_outside_the_output(root: Path) -> None:
     assert nothing_beside(root)
 
 
-def test_failed_copy_keeps_previous_output(root: Path) -> None:
+@pytest.mark.parametrize("how", ["deleted", "a pipe now"])
+def test_a_file_gone_before_its_copy_is_said_so_and_keeps_previous_output(
+    root: Path, how: str
+) -> None:
+    """Found by the walk, gone when copied (or replaced by a pipe, which would block):
+    said of the file itself, in the writer's words."""
     out = root / "site"
     write_site(out, {"index.html": b"previous"}, {})
-    with pytest.raises(FileNotFoundError):
-        write_site(out, {"index.html": b"new"}, {"gone.css": root / "static/gone.css"})
+    source = root / "static/gone.css"
+    if how == "a pipe now":
+        os.mkfifo(source)
+    with pytest.raises(OutputError) as raised:
+        write_site(out, {"index.html": b"new"}, {"gone.css": source})
+    failure = raised.value
+    assert (failure.path, failure.message, failure.hint) == (
+        source,
+        "the file disappeared while building",
+        "build again",
+    )
+    assert tree(out)["index.html"] == b"previous"
+    assert nothing_beside(root)
+
+
+def test_a_write_the_disk_refuses_is_said_of_the_output_path(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary folder is the tool's business: the error names the file's path in
+    the output folder, and the system's words."""
+    out = root / "site"
+    write_site(out, {"index.html": b"previous"}, {})
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OutputError) as raised:
+        write_site(out, {"a/page.html": b"new"}, {})
+    failure = raised.value
+    assert (failure.path, failure.message, failure.hint) == (
+        out / "a/page.html",
+        "could not write: No space left on device",
+        "free some space on that disk, then build again",
+    )
+    monkeypatch.undo()
     assert tree(out)["index.html"] == b"previous"
     assert nothing_beside(root)
 
