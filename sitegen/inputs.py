@@ -104,7 +104,7 @@ def walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
         except OSError as exc:
             report.error(
                 Location(printable(here[prefix:].replace(os.sep, "/"))),
-                f"the folder cannot be read: {exc.strerror or exc}",
+                f"{FOLDER_UNREADABLE}: {exc.strerror or exc}",
                 "check that it exists and that you may read it",
             )
             continue
@@ -149,6 +149,7 @@ def walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
 
 _LINK_OUT = "symbolic link leads outside content/, templates/ and static/, or to a hidden file"
 FOLDER_OUT = "symbolic link leads outside the project, or to a hidden folder"
+FOLDER_UNREADABLE = "the folder cannot be read"
 _COPY_FILE = "copy the file in instead"
 _COPY_FOLDER = "copy the folder in instead"
 _BAD_CHARACTER = re.compile(r"[\\\x00-\x1f\x7f]")

@@ -363,3 +363,30 @@ def test_a_static_file_gone_while_building_is_one_plain_error(make_site, monkeyp
     ]
     assert site.tree() == before
     assert _nothing_beside(site.root)
+
+
+def test_a_content_folder_that_cannot_be_listed_is_the_only_error(make_site, monkeypatch) -> None:
+    """Out of open files (EMFILE), content/ cannot be listed: that is said, in the
+    system's words, and not a "missing settings file" that is not missing."""
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    content = str(site.root.resolve() / "content")
+    real = os.scandir
+
+    def scandir(path: str) -> object:
+        if os.fspath(path) == content:
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE), path)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    outcome = site.build()
+    monkeypatch.undo()
+    assert outcome.code == 1
+    assert outcome.err.splitlines() == [
+        "content:1:1: error: the folder cannot be read: Too many open files; check that it "
+        "exists and that you may read it",
+        "1 error(s), 0 warning(s)",
+        "build failed; site/ was left as it was",
+    ]
+    assert site.tree() == before
