@@ -390,3 +390,64 @@ def test_a_content_folder_that_cannot_be_listed_is_the_only_error(make_site, mon
         "build failed; site/ was left as it was",
     ]
     assert site.tree() == before
+
+
+def test_links_that_loop_are_said_as_the_system_says_them(make_site) -> None:
+    """Two links that lead to each other cannot be looked at: each is an error in the
+    system's words, not a traceback."""
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    (site.root / "content/loop-a.md").symlink_to("loop-b.md")
+    (site.root / "content/loop-b.md").symlink_to("loop-a.md")
+    outcome = site.build()
+    assert outcome.code == 1
+    assert outcome.err.splitlines() == [
+        f"content/loop-{name}.md:1:1: error: the file cannot be read: Too many levels of "
+        "symbolic links; check that it exists and that you may read it"
+        for name in "ab"
+    ] + ["2 error(s), 0 warning(s)", "build failed; site/ was left as it was"]
+    assert site.tree() == before
+
+
+class _StatFails:
+    """A folder's entry whose stat fails, as on a failing disk."""
+
+    def __init__(self, entry: os.DirEntry[str]) -> None:
+        self._entry = entry
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._entry, name)
+
+    def stat(self, **_: object) -> os.stat_result:
+        raise OSError(errno.EIO, os.strerror(errno.EIO), self._entry.path)
+
+
+def test_a_file_whose_stat_fails_is_said_as_the_system_says_it(make_site, monkeypatch) -> None:
+    """Not "not a regular file": the system's own words."""
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    content = str(site.root.resolve() / "content")
+    real = os.scandir
+
+    @contextlib.contextmanager
+    def scandir(path: str) -> Iterator[list[object]]:
+        with real(path) as listing:
+            entries = list(listing)
+        if os.fspath(path) == content:
+            yield [_StatFails(e) if e.name == "about.md" else e for e in entries]
+        else:
+            yield entries
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    outcome = site.build()
+    monkeypatch.undo()
+    assert outcome.code == 1
+    assert outcome.err.splitlines() == [
+        "content/about.md:1:1: error: the file cannot be read: Input/output error; check "
+        "that it exists and that you may read it",
+        "1 error(s), 0 warning(s)",
+        "build failed; site/ was left as it was",
+    ]
+    assert site.tree() == before
