@@ -142,7 +142,11 @@ class Builder:
             if isinstance(exc, OutputError):
                 failure = exc
             else:  # said of the path it names, as one the writer knows
-                failure = folder.failure(exc) if folder else could_not(options.out, exc, "write")
+                failure = (
+                    folder.failure(exc)
+                    if folder is not None
+                    else could_not(options.out, exc, "write")
+                )
             report.error(Location(self._shown(failure.path)), failure.message, failure.hint)
             raise BuildFailed(report) from None
         finally:

@@ -55,7 +55,7 @@ def could_not(path: Path, exc: OSError, doing: str) -> OutputError:
     elif code in (errno.EMFILE, errno.ENFILE):
         hint = "close some programs, or raise the limit of open files (ulimit -n), then build again"
     elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = f"check that you may {doing} there"
+        hint = f"check that you may {'write there' if doing == 'write' else 'read it'}"
     else:
         hint = "build again; if it fails again, check the disk"
     return OutputError(path, f"could not {doing}: {exc.strerror or exc}", hint)
@@ -177,7 +177,7 @@ def _read_chunks(source: Path) -> Iterator[bytes]:
     """A file's bytes, a megabyte at a time; a failure is said of the file (gone, if it
     is no longer there or no longer a plain file: a pipe would block the build)."""
     try:
-        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise OutputError(source, GONE, AGAIN) from None
     except OSError as exc:

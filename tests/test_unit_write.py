@@ -499,3 +499,35 @@ def test_a_swap_that_fails_half_way_puts_the_old_tree_back(
     folder.discard()  # as the pipeline does on the way out
     assert tree(out)["index.html"] == b"old"
     assert nothing_beside(root)
+
+
+def test_a_failure_of_the_system_is_said_of_a_path_the_writer_knows(root: Path) -> None:
+    """An OSError from anywhere in the build (a marker write, a template read): a file of
+    the temporary tree by its path in the output folder, anything else as itself."""
+    folder = OutputFolder(root / "site")
+    try:
+        said = [
+            (str(f.path), f.message, f.hint)
+            for f in (
+                folder.failure(OSError(errno.ENOSPC, "No space left on device", str(folder.tmp))),
+                folder.failure(OSError(errno.EIO, "Input/output error", str(folder.tmp / "a/b"))),
+                folder.failure(FileNotFoundError(errno.ENOENT, "No such file", "/x/base.html")),
+                folder.failure(PermissionError(errno.EACCES, "Permission denied", "/x/y.html")),
+            )
+        ]
+    finally:
+        folder.discard()
+    assert said == [
+        (
+            str(root / "site"),
+            "could not write: No space left on device",
+            "free some space on that disk, then build again",
+        ),
+        (
+            str(root / "site/a/b"),
+            "could not write: Input/output error",
+            "build again; if it fails again, check the disk",
+        ),
+        ("/x/base.html", "the file disappeared while building", "build again"),
+        ("/x/y.html", "could not read: Permission denied", "check that you may read it"),
+    ]
