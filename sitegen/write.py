@@ -2,11 +2,11 @@
 
 Nothing is ever written or deleted outside the output folder and the temporary trees
 beside it (`.site.tmp-PID`, `.site.old-PID`); an output folder that holds the project's
-sources is refused. The marker
-file in every output folder lists each file the build put there, with its digest: an
-existing folder is replaced only if it holds those files and nothing else, so nothing
-another tool or a person put there, or changed, is ever deleted (a deploy that copies
-site/ elsewhere copies the marker too: the files added beside it are still not ours).
+sources is refused. The marker file in every output folder lists each file the build
+put there, with its digest: an existing folder is replaced only if it holds those files
+and nothing else, so nothing another tool or a person put there, or changed, is ever
+deleted (a deploy that copies site/ elsewhere copies the marker too: the files added
+beside it are still not ours).
 """
 
 from __future__ import annotations
