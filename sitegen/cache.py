@@ -6,12 +6,15 @@ or evaluated, so a crafted cache can at worst be wrong, and it is checked: every
 carries a digest of its contents, and the database the key of the engine, Python and the
 libraries that made it (engine.BUILD_KEY). A build writes all its rows in one
 transaction, so a killed build leaves the cache as the last build left it. A damaged
-cache, or one made by another version, is reported once as a note and rebuilt. The cache
-only speeds builds up; deleting `.cache/` is always safe.
+cache, or one made by another version, is reported once as a note and rebuilt; one the
+system fails to open, read or save (no file descriptor left, a full disk) is not
+damaged: that is reported as such, and the cache is left as it is. The cache only speeds
+builds up; deleting `.cache/` is always safe.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -25,6 +28,23 @@ FOLDER = ".cache/sitegen"
 DATABASE = f"{FOLDER}/cache.sqlite"
 FORMAT = "sitegen-cache-2"
 BUSY_SECONDS = 2.0  # how long to wait for another build that holds the database
+# SQLite's codes for a failure of the system, not of the database: it cannot be opened
+# (no file descriptor left), the disk fails or is full, no memory, no permission.
+_NOT_DAMAGE = frozenset(
+    {
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_NOLFS,
+        sqlite3.SQLITE_INTERRUPT,
+    }
+)
+LEFT_ALONE = (
+    "nothing was deleted: if this repeats, check the disk and the limit of open files (ulimit -n)"
+)
 T = TypeVar("T")
 Row = tuple[str, bytes]  # JSON text, and bytes (empty when the kind has none)
 
@@ -60,7 +80,8 @@ class Store:
     matches and that decode; a row or a database that fails is reported (once per build,
     at `.cache/sitegen/cache.sqlite`) and the cache is emptied, so the build goes on as if
     it had none and writes it afresh. A database another build holds locked is in use,
-    not damaged: this build reads nothing from it and saves nothing to it.
+    and one the system fails (it cannot be opened, the disk is full) is not damaged:
+    this build reads nothing more from it, saves nothing to it, and deletes nothing.
     """
 
     def __init__(self, root: Path, report: Report) -> None:
@@ -92,7 +113,7 @@ class Store:
             self._failed(exc, db)
             return self._db
         except OSError as exc:  # .cache/ cannot be made: a file in its place, no room
-            self.note(f"could not be opened ({exc})")
+            self.note(f"could not be opened ({exc})", LEFT_ALONE)
             self._off = True
             return None
 
@@ -115,14 +136,23 @@ class Store:
             return None
         return db
 
-    def _failed(self, exc: sqlite3.DatabaseError, db: sqlite3.Connection | None) -> None:
-        """After a database error: in use by another build, or damaged (then emptied)."""
+    def _failed(
+        self, exc: sqlite3.DatabaseError, db: sqlite3.Connection | None, doing: str = "opened"
+    ) -> None:
+        """After a database error while the cache was being `doing` (opened, read,
+        saved): in use by another build or failed by the system (both left as they are),
+        or damaged (then emptied)."""
         if db is not None:
             db.close()
         self._db = None
-        if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None  # without the extension
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             self._off = True
             self.note("is in use by another build", "nothing to do: it is left as it is")
+        elif primary in _NOT_DAMAGE:
+            self._off = True
+            self.note(f"could not be {doing} ({exc})", LEFT_ALONE)
         else:
             self.damaged(exc)
             self._db = self._fresh()
@@ -174,7 +204,7 @@ class Store:
                     raise Damaged(f"a {kind} entry is not what a build writes ({exc})") from exc
             return rows
         except sqlite3.DatabaseError as exc:
-            self._failed(exc, db)
+            self._failed(exc, db, "read")
         except Damaged as exc:
             self.damaged(exc)
             self.clear()
@@ -198,18 +228,19 @@ class Store:
         try:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
-            self._failed(exc, db)
+            self._failed(exc, db, "saved")
             return
         try:
             for kind, new, keep in changes:
                 _update(db, kind, new, keep)
+            db.execute("COMMIT")  # a full disk may fail it too
         except BaseException as exc:
-            db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.DatabaseError):  # none left to roll back
+                db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.DatabaseError):
-                self._failed(exc, db)
+                self._failed(exc, db, "saved")
                 return
             raise
-        db.execute("COMMIT")
 
     def close(self) -> None:
         if self._db is not None:

@@ -1,7 +1,8 @@
 """The command line: arguments, printing diagnostics, exit codes.
 
 Exit status: 0 success, 1 content errors, 2 usage errors (argparse's own convention),
-3 the build itself failed (a worker process died), 130 interrupted (Ctrl-C).
+3 the build itself failed (a worker process died, or the system failed a write: a full
+disk, a file gone since the walk), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .errors import Report, WorkerError
+from .errors import BuildFailed, Report, WorkerError, printable
 from .options import Options, Result, default_jobs
 from .pipeline import run
 
@@ -97,8 +98,18 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
         )
         print("try again with --jobs 1; if it happens again, please report it", file=sys.stderr)
         return EXIT_INTERNAL
-    if options.progress is not None:
-        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    except BuildFailed as exc:  # the system failed a write: said where, as an error
+        _clear_progress(options)
+        print_report(exc.report)
+        print(f"build failed; {_shown(options, root)} was left as it was", file=sys.stderr)
+        return EXIT_INTERNAL
+    except OSError as exc:  # anything else the system failed: plainly, never a traceback
+        _clear_progress(options)
+        where = f"{printable(str(exc.filename))}: " if exc.filename is not None else ""
+        print(f"{where}error: {printable(exc.strerror or str(exc))}", file=sys.stderr)
+        print(f"{command} failed; {_shown(options, root)} was left as it was", file=sys.stderr)
+        return EXIT_INTERNAL
+    _clear_progress(options)
     print_report(result.report)
     if not result.ok:
         print(
@@ -111,6 +122,12 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
     seconds = time.perf_counter() - started
     print(summary(command, result, options.out, seconds))
     return EXIT_OK
+
+
+def _clear_progress(options: Options) -> None:
+    """Clear the progress line, if there is one, before what is printed after it."""
+    if options.progress is not None:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
 def _shown(options: Options, root: Path) -> str:

@@ -104,7 +104,7 @@ def walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
         except OSError as exc:
             report.error(
                 Location(printable(here[prefix:].replace(os.sep, "/"))),
-                f"the folder cannot be read: {exc.strerror or exc}",
+                f"{FOLDER_UNREADABLE}: {exc.strerror or exc}",
                 "check that it exists and that you may read it",
             )
             continue
@@ -114,7 +114,13 @@ def walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
                 continue
             name, rel = entry.name, entry.path[prefix:].replace(os.sep, "/")
             linked = entry.is_symlink()
-            if entry.is_dir():
+            try:
+                is_folder = entry.is_dir()
+            except OSError as exc:  # a link that loops, a failing disk: it cannot be looked at
+                if not not_content(name):
+                    _cannot_stat(rel, exc, report)
+                continue
+            if is_folder:
                 if linked:
                     if not _linked_folder(root, Path(entry.path), seen, report):
                         continue
@@ -133,8 +139,11 @@ def walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
             if _bad_name(name, rel, report):
                 continue
             try:
-                info = entry.stat()
-            except OSError:
+                info: os.stat_result | None = entry.stat()
+            except OSError as exc:
+                if not (linked and isinstance(exc, FileNotFoundError)):  # not a broken link
+                    _cannot_stat(rel, exc, report)
+                    continue
                 info = None
             if info is None or not stat.S_ISREG(info.st_mode):
                 report.error(
@@ -147,8 +156,18 @@ def walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
     return dict(sorted(found.items()))
 
 
+def _cannot_stat(rel: str, exc: OSError, report: Report) -> None:
+    """A file the system cannot look at: said in its words (not as "not a regular file")."""
+    report.error(
+        Location(printable(rel)),
+        f"the file cannot be read: {exc.strerror or exc}",
+        "check that it exists and that you may read it",
+    )
+
+
 _LINK_OUT = "symbolic link leads outside content/, templates/ and static/, or to a hidden file"
 FOLDER_OUT = "symbolic link leads outside the project, or to a hidden folder"
+FOLDER_UNREADABLE = "the folder cannot be read"
 _COPY_FILE = "copy the file in instead"
 _COPY_FOLDER = "copy the folder in instead"
 _BAD_CHARACTER = re.compile(r"[\\\x00-\x1f\x7f]")

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import urls
 from .errors import Diagnostic, Location, Report
-from .inputs import FOLDER_OUT, FileCache, FileKey, Inputs
+from .inputs import FOLDER_OUT, FOLDER_UNREADABLE, FileCache, FileKey, Inputs
 from .layout import CONTENT, STATIC, TEMPLATES
 from .yamldoc import YamlDoc, parse_yaml
 
@@ -225,6 +225,14 @@ def _wanted(inner: str) -> bool:
     )
 
 
+def _content_unread(error: Diagnostic) -> bool:
+    """Whether `error` says content/ itself was not read (a link out, a folder that
+    cannot be listed): then a missing settings file is not news, and not said."""
+    return error.location.path == CONTENT and (
+        error.message == FOLDER_OUT or error.message.startswith(FOLDER_UNREADABLE)
+    )
+
+
 def load_project(
     root: Path,
     inputs: Inputs,
@@ -280,8 +288,7 @@ def load_project(
             )
     settings_path = f"{CONTENT}/site.yaml"
     if settings is None and not any(
-        d.location.path == settings_path or (d.location.path, d.message) == (CONTENT, FOLDER_OUT)
-        for d in report.errors
+        d.location.path == settings_path or _content_unread(d) for d in report.errors
     ):
         report.error(
             Location(settings_path),

@@ -4,8 +4,10 @@ The only module that knows the order of the stages, and the only way to build: t
 command line makes one build with a fresh Builder, the preview keeps one alive. Each
 stage reports into one Report; the build stops after a stage that found errors, so all
 of a stage's errors are shown together and nothing is written unless everything
-succeeded. The walk comes first: when every input and every output file is as the last
-build left them, there is nothing to plan and the build returns there. The plan
+succeeded; a failure of the system while writing (a full disk, a file gone since the
+walk) stops the build with BuildFailed, the old output folder as it was. The walk comes
+first: when every input and every output file is as the last build left them, there is
+nothing to plan and the build returns there. The plan
 compares what each earlier rendering read with the model now, so only stale outputs are
 rendered; a caller's priority pages (the preview's pages in view) are planned and
 rendered first. Rendering and writing overlap: pages go into the new output folder as
@@ -15,15 +17,16 @@ they are rendered, and that folder replaces the old one only at the end.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cache import Store
 from .engine import BUILD_KEY
-from .errors import Location, Report
+from .errors import BuildFailed, Location, Report
 from .inputs import FileCache, Inputs, find_inputs, settled
 from .options import Options, Priority, Result
 from .state import BuildState, load_state, state_row
-from .write import OutputFolder, Stat, check_output
+from .write import OutputError, OutputFolder, Stat, check_output, could_not
 
 if TYPE_CHECKING:
     from .stages import Search, Stages
@@ -62,7 +65,8 @@ class Builder:
 
     def build(self, found: Report | None = None, priority: Priority | None = None) -> Result:
         """One build, reusing what did not change; the output folder is swapped in only
-        if every stage succeeded.
+        if every stage succeeded. BuildFailed if the system failed it while it wrote
+        (its report says where), not the content.
 
         `found`: what the caller reported of this build so far.
         `priority`: pages to render first, each handed over as soon as it is rendered.
@@ -83,8 +87,9 @@ class Builder:
         state = self.state
         written: dict[str, Stat] = state.manifest if state is not None else {}
         intact = False
+        seen: dict[str, Stat] = {}  # the old folder's files as found, for a second look
         if options.write:
-            reason, intact = check_output(options.out, options.root, written)
+            reason, intact, seen = check_output(options.out, options.root, written)
             if reason:
                 report.error(Location(str(options.out)), reason, "choose another --out folder")
                 return
@@ -110,8 +115,10 @@ class Builder:
         result.site, result.pages = site, len(site.pages)
         # Plan, render, and write into a new folder, swapped in at the end.
         search = state.search if state is not None else ("", ())
-        folder = OutputFolder(options.out) if options.write else None
+        folder: OutputFolder | None = None
         try:
+            if options.write:
+                folder = OutputFolder(options.out, seen)
             search = work.render(project, site, result, folder, priority, written, search)
             if options.strict:
                 _warnings_to_errors(report)
@@ -120,14 +127,39 @@ class Builder:
             if folder is not None:
                 for rel, source in sorted(result.copies.items()):
                     folder.copy(rel, source)
-                folder.commit()
+                refused = folder.commit()
+                if refused is not None:
+                    report.error(
+                        Location(str(options.out)), refused, "move them out of it, then build again"
+                    )
+                    return
                 written = folder.stats()
                 folder = None
             work.succeeded(result)
+        except (OutputError, OSError) as exc:
+            if not options.write:
+                raise
+            if isinstance(exc, OutputError):
+                failure = exc
+            else:  # said of the path it names, as one the writer knows
+                failure = (
+                    folder.failure(exc)
+                    if folder is not None
+                    else could_not(options.out, exc, "write")
+                )
+            report.error(Location(self._shown(failure.path)), failure.message, failure.hint)
+            raise BuildFailed(report) from None
         finally:
             if folder is not None:
                 folder.discard()
         self._keep(store, work, result, inputs, began, written, search)
+
+    def _shown(self, path: Path) -> str:
+        """A path as messages give it: from the project's root if it is inside it."""
+        for root in (self.options.root, self.options.root.resolve()):
+            if path.is_relative_to(root):
+                return path.relative_to(root).as_posix()
+        return str(path)
 
     def _unchanged(self, state: BuildState, inputs: Inputs, report: Report) -> bool:
         """Whether the last build already made what this one would: the same inputs,

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import errno
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from conftest import PROJECT, SiteDir
+
+from sitegen import cli
+from sitegen.pipeline import run
 
 
 def test_builds_every_page(make_site) -> None:
@@ -255,3 +264,190 @@ def test_whole_process_keeps_its_exit_status_and_flushes_what_it_printed(make_si
     usage = _whole_process(site, "build", "--jobs", "x")
     assert usage.returncode == 2
     assert "invalid int value: 'x'" in usage.stderr
+
+
+def _nothing_beside(root: Path) -> bool:
+    """No temporary or old tree left beside site/."""
+    return not [p.name for p in root.iterdir() if p.name.startswith(".site")]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_full_disk_is_one_plain_error_and_keeps_the_site(make_site, monkeypatch) -> None:
+    """The disk refuses a page as it is written: said once, of that page's path, in the
+    system's words; exit 3 (not the content's fault), site/ as it was."""
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    site.write("content/about.md", "---\ntitle: About\n---\nNew text.\n")
+    real = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("/about/index.html"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
+    outcome = site.build("build", "--jobs", "1")
+    monkeypatch.undo()
+    assert outcome.code == 3
+    assert outcome.err.splitlines() == [
+        "site/about/index.html:1:1: error: could not write: No space left on device; free "
+        "some space on that disk, then build again",
+        "1 error(s), 0 warning(s)",
+        "build failed; site/ was left as it was",
+    ]
+    assert site.tree() == before
+    assert _nothing_beside(site.root)
+
+
+@contextlib.contextmanager
+def _small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """A file system of `size` at `folder` (a tmpfs); the test is skipped where one
+    cannot be mounted (not root, or in a container that may not)."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_disk_that_fills_up_is_one_plain_error_and_keeps_the_site(
+    make_site, tmp_path: Path
+) -> None:
+    """A real full disk: the old site fits, the new one beside it does not."""
+    site = make_site()
+    with _small_disk(tmp_path / "disk", "256k") as disk:
+        out = disk / "site"
+        assert site.build("build", "--no-cache", "--out", str(out)).code == 0
+        before = site.tree(str(out))
+        site.write_bytes("static/big.bin", b"x" * 300_000)
+        outcome = site.build("build", "--no-cache", "--out", str(out))
+        assert outcome.code == 3
+        assert outcome.err.splitlines() == [
+            f"{out}/big.bin:1:1: error: could not write: No space left on device; free some "
+            "space on that disk, then build again",
+            "1 error(s), 0 warning(s)",
+            f"build failed; {out} was left as it was",
+        ]
+        assert site.tree(str(out)) == before
+        assert os.listdir(disk) == ["site"]
+
+
+def test_a_static_file_gone_while_building_is_one_plain_error(make_site, monkeypatch) -> None:
+    """Found by the walk, deleted before it is copied: said of that file, exit 3."""
+    site = make_site()
+    site.write("static/notes.txt", "Notes.\n")
+    assert site.build().code == 0
+    before = site.tree()
+    site.write("content/about.md", "---\ntitle: About\n---\nNew text.\n")
+
+    def meanwhile(stage: str, done: int, total: int) -> None:
+        (site.root / "static/notes.txt").unlink(missing_ok=True)  # while pages render
+
+    monkeypatch.setattr(
+        cli, "build", lambda options: run(dataclasses.replace(options, progress=meanwhile))
+    )
+    outcome = site.build("build", "--jobs", "1")
+    assert outcome.code == 3
+    assert outcome.err.splitlines() == [
+        "static/notes.txt:1:1: error: the file disappeared while building; build again",
+        "1 error(s), 0 warning(s)",
+        "build failed; site/ was left as it was",
+    ]
+    assert site.tree() == before
+    assert _nothing_beside(site.root)
+
+
+def test_a_content_folder_that_cannot_be_listed_is_the_only_error(make_site, monkeypatch) -> None:
+    """Out of open files (EMFILE), content/ cannot be listed: that is said, in the
+    system's words, and not a "missing settings file" that is not missing."""
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    content = str(site.root.resolve() / "content")
+    real = os.scandir
+
+    def scandir(path: str) -> object:
+        if os.fspath(path) == content:
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE), path)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    outcome = site.build()
+    monkeypatch.undo()
+    assert outcome.code == 1
+    assert outcome.err.splitlines() == [
+        "content:1:1: error: the folder cannot be read: Too many open files; check that it "
+        "exists and that you may read it",
+        "1 error(s), 0 warning(s)",
+        "build failed; site/ was left as it was",
+    ]
+    assert site.tree() == before
+
+
+def test_links_that_loop_are_said_as_the_system_says_them(make_site) -> None:
+    """Two links that lead to each other cannot be looked at: each is an error in the
+    system's words, not a traceback."""
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    (site.root / "content/loop-a.md").symlink_to("loop-b.md")
+    (site.root / "content/loop-b.md").symlink_to("loop-a.md")
+    outcome = site.build()
+    assert outcome.code == 1
+    assert outcome.err.splitlines() == [
+        f"content/loop-{name}.md:1:1: error: the file cannot be read: Too many levels of "
+        "symbolic links; check that it exists and that you may read it"
+        for name in "ab"
+    ] + ["2 error(s), 0 warning(s)", "build failed; site/ was left as it was"]
+    assert site.tree() == before
+
+
+class _StatFails:
+    """A folder's entry whose stat fails, as on a failing disk."""
+
+    def __init__(self, entry: os.DirEntry[str]) -> None:
+        self._entry = entry
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._entry, name)
+
+    def stat(self, **_: object) -> os.stat_result:
+        raise OSError(errno.EIO, os.strerror(errno.EIO), self._entry.path)
+
+
+def test_a_file_whose_stat_fails_is_said_as_the_system_says_it(make_site, monkeypatch) -> None:
+    """Not "not a regular file": the system's own words."""
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    content = str(site.root.resolve() / "content")
+    real = os.scandir
+
+    @contextlib.contextmanager
+    def scandir(path: str) -> Iterator[list[object]]:
+        with real(path) as listing:
+            entries = list(listing)
+        if os.fspath(path) == content:
+            yield [_StatFails(e) if e.name == "about.md" else e for e in entries]
+        else:
+            yield entries
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    outcome = site.build()
+    monkeypatch.undo()
+    assert outcome.code == 1
+    assert outcome.err.splitlines() == [
+        "content/about.md:1:1: error: the file cannot be read: Input/output error; check "
+        "that it exists and that you may read it",
+        "1 error(s), 0 warning(s)",
+        "build failed; site/ was left as it was",
+    ]
+    assert site.tree() == before

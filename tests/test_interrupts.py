@@ -5,7 +5,8 @@ renders again), starts `sitegen build --jobs 2` as its own process group (as a t
 runs it), waits until its workers are at work and a random moment more, and either
 sends Ctrl-C's SIGINT to the whole group or SIGKILLs the build alone. Then: the build
 ended within 2 s of Ctrl-C, no worker outlives it by more than 2 s, `site/` is the old
-tree or the new one, and the next build equals a clean build of the same content.
+tree or the new one, and the next build equals a clean build of the same content and
+leaves nothing beside `site/` (what the stopped builds left is removed).
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ def mid_build(build: subprocess.Popen[bytes], rng: random.Random) -> None:
     assert build.poll() is None, "the build ended before the moment chosen"
 
 
+def beside(out: Path) -> list[str]:
+    """What builds left beside the output folder: temporary and old trees."""
+    return sorted(p.name for p in out.parent.glob(f".{out.name}.*"))
+
+
 def gone_within(group: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while live_members(group):
@@ -138,8 +144,13 @@ def test_stopped_builds_leave_no_workers_and_a_whole_site(tmp_path: Path, how: s
         if build.stderr:
             build.stderr.close()
         assert tree(out) in (old, new), f"round {round_}: site/ is neither old nor new"
+        if how == "kill-9":
+            left = beside(out)
+            assert main(["build", "--jobs", "2"], root=root) == 0
+            assert beside(out) == [], f"round {round_}: left {left}, still {beside(out)}"
     assert main(["build", "--jobs", "2"], root=root) == 0
     assert tree(out) == clean_build(root, tmp_path / "clean-final")
+    assert beside(out) == []
 
 
 def test_a_file_edited_while_a_build_runs_is_built_next_time(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 
 from bench.corpus import PROJECT, generate
 from sitegen import load, parallel, stages, workers
+from sitegen.cache import Store
 from sitegen.cache import _digest as cache_digest
 from sitegen.cli import build as run
 from sitegen.cli import main
@@ -345,6 +347,43 @@ def test_a_cache_held_by_another_build_is_left_alone(tmp_path: Path) -> None:
     assert again.report.diagnostics == [] and again.converted == 0
 
 
+def test_a_cache_the_system_cannot_open_is_left_alone(
+    built: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of file descriptors (EMFILE) as the build opens the cache: that is no damage.
+    The note says what failed, and the cache is neither emptied nor written."""
+    root, out = built
+    cached = (root / CACHE).read_bytes()
+    connect = Store._connect
+
+    def starved(store: Store) -> sqlite3.Connection:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        lowest = os.open(os.devnull, os.O_RDONLY)  # the next descriptor opened ...
+        os.close(lowest)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowest, hard))  # ... is past the limit
+        try:
+            return connect(store)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    monkeypatch.setattr(Store, "_connect", starved)
+    _add_prose(root)
+    result = build(root, out, cache=True)
+    monkeypatch.undo()
+    notes = [d.format() for d in result.report.diagnostics if d.severity == "note"]
+    assert notes == [
+        f"{CACHE}:1:1: note: the cache could not be opened (unable to open database file); "
+        "it was ignored; nothing was deleted: if this repeats, check the disk and the limit "
+        "of open files (ulimit -n)"
+    ]
+    assert (root / CACHE).read_bytes() == cached
+    assert tree(out) == _fresh_tree(root, tmp_path)
+    # opened again, it is the cache it was: only the two pages edited since are converted
+    _add_prose(root, "page-00008.md")
+    again = build(root, out, cache=True)
+    assert again.report.diagnostics == [] and again.converted == 2
+
+
 def test_edit_with_size_and_times_put_back_is_seen(tmp_path: Path) -> None:
     """cp -p, tar x, rsync -t, touch -r: the same size and modification time, new bytes."""
     root = tmp_path / "project"
@@ -546,6 +585,40 @@ def test_output_changed_by_hand_is_not_replaced_nor_lost(built: tuple[Path, Path
         out, "pages/page-00007/index.html"
     )
     assert tree(out) == edited
+
+
+@pytest.mark.parametrize("how", ["added", "edited"])
+def test_the_output_folder_changed_while_the_build_runs_is_not_replaced_nor_lost(
+    built: tuple[Path, Path], how: str
+) -> None:
+    """An upload that arrives in site/, or a page edited there, while the build renders:
+    the folder is looked at again just before the swap, and the build refuses."""
+    root, out = built
+    page = out / "pages/page-00003/index.html"  # unchanged: kept by a hard link
+
+    def meanwhile(stage: str, done: int, total: int) -> None:
+        if stage == "rendering" and done == 1:
+            if how == "added":
+                (out / "uploads").mkdir()
+                (out / "uploads/report-2018.pdf").write_bytes(b"%PDF")
+            else:
+                _spoil(page)
+
+    before = tree(out)
+    _add_prose(root)
+    result = run(Options(root=root, out=out, cache=True, progress=meanwhile))
+    named = "uploads/report-2018.pdf" if how == "added" else "pages/page-00003/index.html"
+    assert [d.format() for d in result.report.errors] == [
+        f"{out}:1:1: error: files were added to {out} or changed in it while the build "
+        f"ran: {named}; it was not replaced, and this build was discarded; move them out "
+        "of it, then build again"
+    ]
+    if how == "added":
+        assert tree(out) == {**before, "uploads/report-2018.pdf": b"%PDF"}
+    else:
+        assert tree(out) == {**before, "pages/page-00003/index.html": page.read_bytes()}
+        assert page.read_bytes() != before["pages/page-00003/index.html"]
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".site")) == []
 
 
 def test_other_options_are_not_taken_for_nothing_changed(built: tuple[Path, Path]) -> None:

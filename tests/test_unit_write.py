@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from sitegen import write
-from sitegen.write import MARKER, OutputFolder, checksum, refuse_output, stat_of
+from sitegen.write import MARKER, OutputError, OutputFolder, checksum, refuse_output, stat_of
 
 
 @pytest.fixture
@@ -161,10 +163,9 @@ def write_site(out: Path, files: dict[str, bytes], copies: dict[str, Path]) -> N
             folder.write(rel, files[rel])
         for rel in sorted(copies):
             folder.copy(rel, copies[rel])
-    except BaseException:
+        assert folder.commit() is None
+    finally:
         folder.discard()
-        raise
-    folder.commit()
 
 
 def test_writes_files_and_copies(root: Path) -> None:
@@ -237,11 +238,50 @@ def test_refuses_copies_outside_the_output(root: Path) -> None:
     assert nothing_beside(root)
 
 
-def test_failed_copy_keeps_previous_output(root: Path) -> None:
+@pytest.mark.parametrize("how", ["deleted", "a pipe now"])
+def test_a_file_gone_before_its_copy_is_said_so_and_keeps_previous_output(
+    root: Path, how: str
+) -> None:
+    """Found by the walk, gone when copied (or replaced by a pipe, which would block):
+    said of the file itself, in the writer's words."""
     out = root / "site"
     write_site(out, {"index.html": b"previous"}, {})
-    with pytest.raises(FileNotFoundError):
-        write_site(out, {"index.html": b"new"}, {"gone.css": root / "static/gone.css"})
+    source = root / "static/gone.css"
+    if how == "a pipe now":
+        os.mkfifo(source)
+    with pytest.raises(OutputError) as raised:
+        write_site(out, {"index.html": b"new"}, {"gone.css": source})
+    failure = raised.value
+    assert (failure.path, failure.message, failure.hint) == (
+        source,
+        "the file disappeared while building",
+        "build again",
+    )
+    assert tree(out)["index.html"] == b"previous"
+    assert nothing_beside(root)
+
+
+def test_a_write_the_disk_refuses_is_said_of_the_output_path(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary folder is the tool's business: the error names the file's path in
+    the output folder, and the system's words."""
+    out = root / "site"
+    write_site(out, {"index.html": b"previous"}, {})
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OutputError) as raised:
+        write_site(out, {"a/page.html": b"new"}, {})
+    failure = raised.value
+    assert (failure.path, failure.message, failure.hint) == (
+        out / "a/page.html",
+        "could not write: No space left on device",
+        "free some space on that disk, then build again",
+    )
+    monkeypatch.undo()
     assert tree(out)["index.html"] == b"previous"
     assert nothing_beside(root)
 
@@ -263,7 +303,7 @@ def test_keeps_an_unchanged_file_by_hard_link(root: Path) -> None:
     assert not folder.unchanged("a.html", None)
     folder.keep("a.html")
     folder.write("b.html", b"B2")
-    folder.commit()
+    assert folder.commit() is None
     assert folder.stats()["a.html"][:2] == (st.st_size, st.st_mtime_ns)
     assert (out / "a.html").stat().st_ino == st.st_ino
     assert tree(out) == {MARKER: tree(out)[MARKER], "a.html": b"A", "b.html": b"B2"}
@@ -276,6 +316,57 @@ def test_discarded_folder_leaves_the_old_one_untouched(root: Path) -> None:
     folder.write("index.html", b"new")
     folder.discard()
     assert tree(out)["index.html"] == b"old"
+    assert nothing_beside(root)
+
+
+def added_while_building(out: Path, *names: str) -> str:
+    return (
+        f"files were added to {out} or changed in it while the build ran: "
+        f"{', '.join(names)}; it was not replaced, and this build was discarded"
+    )
+
+
+def test_a_file_added_while_the_build_runs_is_seen_before_the_swap(root: Path) -> None:
+    """The old folder is looked at again just before the swap: what came into it since
+    the build began is not the tool's, and nothing is replaced."""
+    out = root / "site"
+    write_site(out, {"index.html": b"old", "a/b.html": b"B"}, {})
+    folder = OutputFolder(out)
+    folder.write("index.html", b"new")
+    (out / "a/upload.pdf").write_bytes(b"%PDF")
+    (out / "a/b.html").write_bytes(b"edited")
+    try:
+        assert folder.commit() == added_while_building(out, "a/b.html", "a/upload.pdf")
+    finally:
+        folder.discard()
+    assert tree(out) == {
+        MARKER: tree(out)[MARKER],
+        "index.html": b"old",
+        "a/b.html": b"edited",
+        "a/upload.pdf": b"%PDF",
+    }
+    assert nothing_beside(root)
+
+
+def test_a_file_that_reaches_the_old_tree_during_the_swap_is_not_deleted(root: Path) -> None:
+    """Written into the old tree as it is swapped out (by a program whose folder moved
+    with it): the old tree is looked at again before it is removed, and swapped back."""
+    out = root / "site"
+    write_site(out, {"index.html": b"old"}, {})
+
+    def swap_and_add(a: Path, b: Path) -> bool:
+        done = write.exchange(a, b)
+        assert done, "this test needs the one-step exchange"
+        (a / "late.txt").write_text("precious")  # a is the old tree now
+        return done
+
+    folder = OutputFolder(out, swap=swap_and_add)
+    folder.write("index.html", b"new")
+    try:
+        assert folder.commit() == added_while_building(out, "late.txt")
+    finally:
+        folder.discard()
+    assert tree(out) == {MARKER: tree(out)[MARKER], "index.html": b"old", "late.txt": b"precious"}
     assert nothing_beside(root)
 
 
@@ -318,19 +409,125 @@ def test_without_an_exchange_two_renames_still_give_the_new_tree(
 
 def test_what_an_interrupted_build_left_is_removed_by_the_next(root: Path) -> None:
     """A build killed mid-way leaves its new tree, or the old one, beside site/: the next
-    build removes them once their process is gone, and leaves a running build's alone."""
+    build removes them once their process is gone, if they carry the marker (a build
+    killed before it marked its folder left it empty), and leaves a running build's
+    alone."""
     out = root / "site"
     write_site(out, {"index.html": b"old"}, {})
-    dead = subprocess.Popen(["true"])  # a process that has ended
-    dead.wait()
-    for name in (f".site.tmp-{dead.pid}", f".site.old-{dead.pid}", f".site.tmp-{os.getppid()}"):
+    dead = []
+    for _ in range(2):
+        ended = subprocess.Popen(["true"])  # a process that has ended
+        ended.wait()
+        dead.append(ended.pid)
+    ours = [f".site.tmp-{dead[0]}", f".site.old-{dead[0]}", f".site.tmp-{os.getppid()}"]
+    for name in ours:
         (root / name).mkdir()
         (root / name / "index.html").write_text("left")
+        write.write_marker(root / name, {"index.html": checksum(b"left")})
+    (root / f".site.old-{dead[1]}").mkdir()  # killed before it was marked
+    (root / f".site.tmp-{dead[1]}").mkdir()  # named as ours, but not ours
+    (root / f".site.tmp-{dead[1]}/notes.txt").write_text("keep me")
     write_site(out, {"index.html": b"new"}, {})
-    assert sorted(p.name for p in root.iterdir()) == [
-        f".site.tmp-{os.getppid()}",  # its process runs: perhaps a build of its own
-        "content",
-        "site",
-        "static",
-        "templates",
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        [
+            f".site.tmp-{dead[1]}",
+            f".site.tmp-{os.getppid()}",  # its process runs: perhaps a build of its own
+            "content",
+            "site",
+            "static",
+            "templates",
+        ]
+    )
+    assert (root / f".site.tmp-{dead[1]}/notes.txt").read_text() == "keep me"
+
+
+def two_renames(out: Path) -> OutputFolder:
+    """A new tree for `out` that is swapped in by two renames, as where there is no
+    one-step exchange."""
+    folder = OutputFolder(out, swap=lambda a, b: False)
+    folder.write("index.html", b"new")
+    return folder
+
+
+def test_ctrl_c_between_the_two_renames_waits_for_the_new_tree(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the renames there is no site/: Ctrl-C there is held back until the new
+    tree is in place, and the finished tree is never deleted."""
+    out = root / "site"
+    write_site(out, {"index.html": b"old"}, {})
+    real = os.rename
+
+    def rename(source: Path, target: Path) -> None:
+        real(source, target)
+        if Path(target).name.startswith(".site.old-"):  # site/ moved away: none is left
+            os.kill(os.getpid(), signal.SIGINT)
+
+    folder = two_renames(out)
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            folder.commit()
+        finally:
+            folder.discard()  # as the pipeline does on the way out
+    assert tree(out)["index.html"] == b"new"
+    assert nothing_beside(root)
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_swap_that_fails_half_way_puts_the_old_tree_back(
+    root: Path, monkeypatch: pytest.MonkeyPatch, failures: int
+) -> None:
+    """The second rename fails: the first is undone. If that fails too, the build's
+    cleanup puts the old tree back rather than delete it."""
+    out = root / "site"
+    write_site(out, {"index.html": b"old"}, {})
+    real = os.rename
+    left = [failures]
+
+    def rename(source: Path, target: Path) -> None:
+        if Path(target) == out.resolve() and left[0]:
+            left[0] -= 1
+            raise OSError(5, "Input/output error", str(source))
+        real(source, target)
+
+    folder = two_renames(out)
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OSError, match="Input/output error"):
+        folder.commit()
+    assert out.exists() == (failures == 1)  # undone at once, or not
+    folder.discard()  # as the pipeline does on the way out
+    assert tree(out)["index.html"] == b"old"
+    assert nothing_beside(root)
+
+
+def test_a_failure_of_the_system_is_said_of_a_path_the_writer_knows(root: Path) -> None:
+    """An OSError from anywhere in the build (a marker write, a template read): a file of
+    the temporary tree by its path in the output folder, anything else as itself."""
+    folder = OutputFolder(root / "site")
+    try:
+        said = [
+            (str(f.path), f.message, f.hint)
+            for f in (
+                folder.failure(OSError(errno.ENOSPC, "No space left on device", str(folder.tmp))),
+                folder.failure(OSError(errno.EIO, "Input/output error", str(folder.tmp / "a/b"))),
+                folder.failure(FileNotFoundError(errno.ENOENT, "No such file", "/x/base.html")),
+                folder.failure(PermissionError(errno.EACCES, "Permission denied", "/x/y.html")),
+            )
+        ]
+    finally:
+        folder.discard()
+    assert said == [
+        (
+            str(root / "site"),
+            "could not write: No space left on device",
+            "free some space on that disk, then build again",
+        ),
+        (
+            str(root / "site/a/b"),
+            "could not write: Input/output error",
+            "build again; if it fails again, check the disk",
+        ),
+        ("/x/base.html", "the file disappeared while building", "build again"),
+        ("/x/y.html", "could not read: Permission denied", "check that you may read it"),
     ]
