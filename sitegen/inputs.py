@@ -17,12 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Location, Report, printable
+from .filekeys import FileKey, key_of
 from .layout import CONTENT, STATIC, TEMPLATES, not_content
-
-# What says a file is as a build saw it: modification and inode change times in ns, size,
-# inode. No tool can set the change time back (git's index relies on it too), so an edit
-# is seen even when the size and modification time are put back (cp -p, touch -r).
-FileKey = tuple[int, int, int, int]
 
 
 @dataclass
@@ -36,10 +32,6 @@ class FileCache:
 
     entries: dict[str, tuple[FileKey, Any]] = field(default_factory=dict)
     fresh: set[str] = field(default_factory=set)
-
-    @staticmethod
-    def key_of(info: os.stat_result) -> FileKey:
-        return (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
 
     def get(self, rel: str, key: FileKey | None) -> Any:
         entry = self.entries.get(rel)
@@ -152,7 +144,7 @@ def walk(root: Path, folder: str, report: Report) -> dict[str, FileKey]:
                     "replace it with a plain file or remove it",
                 )
                 continue
-            found[rel] = FileCache.key_of(info)
+            found[rel] = key_of(info)
     return dict(sorted(found.items()))
 
 
@@ -278,6 +270,6 @@ def settled(keys: Mapping[str, FileKey], since_ns: int) -> dict[str, FileKey]:
     the next build never takes it for unchanged."""
     racy = since_ns - RACY_NS
     return {
-        rel: key if max(key[0], key[1]) < racy else (key[0], -1, key[2], key[3])
+        rel: key if max(key.mtime_ns, key.ctime_ns) < racy else key._replace(ctime_ns=-1)
         for rel, key in keys.items()
     }

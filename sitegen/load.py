@@ -18,7 +18,8 @@ from typing import Any
 
 from . import urls
 from .errors import Diagnostic, Location, Report
-from .inputs import FOLDER_OUT, FOLDER_UNREADABLE, FileCache, FileKey, Inputs
+from .filekeys import FileKey
+from .inputs import FOLDER_OUT, FOLDER_UNREADABLE, FileCache, Inputs
 from .layout import CONTENT, STATIC, TEMPLATES
 from .yamldoc import YamlDoc, parse_yaml
 

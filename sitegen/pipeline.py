@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 from .cache import Store
 from .engine import BUILD_KEY
 from .errors import BuildFailed, Location, Report
+from .filekeys import FileKey
 from .inputs import FileCache, Inputs, find_inputs, settled
 from .options import Options, Priority, Result
 from .state import BuildState, load_state, state_row
-from .write import OutputError, OutputFolder, Stat, check_output, could_not
+from .write import OutputError, OutputFolder, check_output, could_not
 
 if TYPE_CHECKING:
     from .stages import Search, Stages
@@ -85,9 +86,9 @@ class Builder:
         if store is not None and self.state is None:
             self.state = load_state(store)
         state = self.state
-        written: dict[str, Stat] = state.manifest if state is not None else {}
+        written: dict[str, FileKey] = state.manifest if state is not None else {}
         intact = False
-        seen: dict[str, Stat] = {}  # the old folder's files as found, for a second look
+        seen: dict[str, FileKey] = {}  # the old folder's files as found, for a second look
         if options.write:
             reason, intact, seen = check_output(options.out, options.root, written)
             if reason:
@@ -180,7 +181,7 @@ class Builder:
         result: Result,
         inputs: Inputs,
         began: int,
-        written: dict[str, Stat],
+        written: dict[str, FileKey],
         search: Search,
     ) -> None:
         """Keep this build's state for the next build, and write what it made to

@@ -32,7 +32,7 @@ from livereload.handlers import LiveReloadHandler, LiveReloadJSHandler
 from tornado import httpserver, ioloop, iostream, netutil, web
 
 from .errors import Report, printable
-from .inputs import FileCache, FileKey
+from .filekeys import FileKey, key_of
 from .layout import CONTENT, STATIC, TEMPLATES
 from .options import OutputFiles, Priority
 from .packing import pack
@@ -122,7 +122,7 @@ def served_files(result: Result, previous: Snapshot) -> tuple[OutputFiles, dict[
         try:
             info = os.stat(path)
             if info.st_size > STREAMED_BYTES:
-                large[rel] = OnDisk(path, FileCache.key_of(info))
+                large[rel] = OnDisk(path, key_of(info))
             else:
                 static[rel] = pack(path.read_bytes())
         except OSError:
@@ -239,7 +239,7 @@ class PageHandler(HostChecked):
             return
         try:
             with open(file.path, "rb") as handle:
-                if FileCache.key_of(os.fstat(handle.fileno())) != file.key:
+                if key_of(os.fstat(handle.fileno())) != file.key:
                     self._changed()
                     return
                 kind = mimetypes.guess_type(key)[0] or "application/octet-stream"

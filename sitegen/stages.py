@@ -20,7 +20,8 @@ from .assemble import Reuse, assemble, load_settings
 from .cache import Row, Store
 from .deps import DigestMemo
 from .errors import Location, Report
-from .inputs import FileCache, FileKey, Inputs
+from .filekeys import FileKey
+from .inputs import FileCache, Inputs
 from .layout import CONTENT, STATIC, TEMPLATES
 from .links import check_links
 from .load import MarkdownFile, Project, load_project, parsed_from_row, parsed_row
@@ -40,7 +41,7 @@ from .quotes import Quotation, check_quotations, find_quotations, site_quotation
 from .render import PageReads, Rendered, make_environment, plan_pages, render_generated
 from .sanitise import DEFAULT_MODE
 from .search import build_index, index_key, search_pages
-from .write import OutputFolder, Stat
+from .write import OutputFolder
 
 Search = tuple[str, tuple[str, ...]]  # a search index: its key, its files
 
@@ -201,7 +202,7 @@ class Stages:
         result: Result,
         folder: OutputFolder | None,
         priority: Priority | None,
-        written: Mapping[str, Stat],
+        written: Mapping[str, FileKey],
         search: Search,
     ) -> Search:
         """Plan what is stale and render it (the priority's pages first), with the other
@@ -223,7 +224,7 @@ class Stages:
         result: Result,
         folder: OutputFolder | None,
         priority: Priority | None,
-        written: Mapping[str, Stat],
+        written: Mapping[str, FileKey],
     ) -> None:
         report, build = result.report, _build_id()
 
@@ -290,7 +291,7 @@ class Stages:
         site: Site,
         result: Result,
         folder: OutputFolder,
-        written: Mapping[str, Stat],
+        written: Mapping[str, FileKey],
         search: Search,
     ) -> tuple[Search, tuple[str, ...]]:
         """The search index, and its files in the new folder: kept from the old one when

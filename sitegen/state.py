@@ -15,8 +15,7 @@ from typing import Any
 
 from .cache import Row, Store
 from .errors import Diagnostic
-from .inputs import FileKey
-from .write import Stat
+from .filekeys import FileKey
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class BuildState:
     """The state a build that wrote its output folder left."""
 
     inputs: dict[str, FileKey]  # every input file, as inputs.settled gives them
-    manifest: dict[str, Stat]  # every output file, as the build left it
+    manifest: dict[str, FileKey]  # every output file, as the build left it
     diagnostics: tuple[Diagnostic, ...]  # its warnings, shown again when nothing changed
     pages: int
     options: str  # the engine and the options that change the output, as text

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 from .errors import printable
+from .filekeys import FileKey, as_left, key_of
 
 MARKER = ".sitegen-output"
 MARKER_FORMAT = "sitegen-output-2"
@@ -61,17 +62,17 @@ def could_not(path: Path, exc: OSError, doing: str) -> OutputError:
     return OutputError(path, f"could not {doing}: {exc.strerror or exc}", hint)
 
 
-def refuse_output(out: Path, root: Path, stats: Mapping[str, Stat] | None = None) -> str | None:
+def refuse_output(out: Path, root: Path, stats: Mapping[str, FileKey] | None = None) -> str | None:
     """Why `out` may not be used as the output folder, or None if it may."""
     return check_output(out, root, stats)[0]
 
 
 def check_output(
-    out: Path, root: Path, stats: Mapping[str, Stat] | None = None
-) -> tuple[str | None, bool, dict[str, Stat]]:
+    out: Path, root: Path, stats: Mapping[str, FileKey] | None = None
+) -> tuple[str | None, bool, dict[str, FileKey]]:
     """Why `out` may not be used as the output folder (None if it may); whether it is
-    exactly as the last build left it: every file of `stats` (the Stat of each file the
-    last build left, from its cache) still has its Stat; and the Stat each of its files
+    exactly as the last build left it: every file of `stats` (the FileKey of each file the
+    last build left, from its cache) still has its FileKey; and the FileKey each of its files
     had when it was found as the marker lists it (so a second look, just before the
     swap, need not read them again). One look at each file answers all three; a file
     still as it was is not read again to compare its digest."""
@@ -126,12 +127,12 @@ def read_marker(out: Path) -> dict[str, str] | None:
 
 
 def _survey(
-    out: Path, written: Mapping[str, str], stats: Mapping[str, Stat]
-) -> tuple[list[str], dict[str, Stat]]:
+    out: Path, written: Mapping[str, str], stats: Mapping[str, FileKey]
+) -> tuple[list[str], dict[str, FileKey]]:
     """Every file and link in `out` that the marker (`written`) does not list as it is
     now (links not followed; a folder or file that cannot be read counts as foreign),
-    sorted, printable; and the Stat of every file that is as listed. A file that still
-    has its Stat of `stats` is taken as listed without reading it."""
+    sorted, printable; and the FileKey of every file that is as listed. A file that still
+    has its FileKey of `stats` is taken as listed without reading it."""
     found, seen = [], {}
     todo = [("", os.fspath(out))]
     while todo:
@@ -154,7 +155,7 @@ def _survey(
                 found.append(rel)
                 continue
             try:
-                now = stat_of(entry.stat(follow_symlinks=False))  # taken before reading it
+                now = key_of(entry.stat(follow_symlinks=False))  # taken before reading it
                 if now == stats.get(rel) or file_digest(Path(entry.path)) == digest:
                     seen[rel] = now
                 else:
@@ -200,24 +201,6 @@ def safe_target(base: Path, rel: str) -> Path:
     return base.joinpath(*pure.parts)
 
 
-# What says a file is as it was: size in bytes, modification and inode change times in ns,
-# and inode. No tool can set the change time back (git's index relies on it too), so an
-# edit is seen even when the size and modification time are put back (cp -p, touch -r).
-Stat = tuple[int, int, int, int]
-
-
-def stat_of(info: os.stat_result) -> Stat:
-    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-
-
-def as_left(path: str | Path, was: Stat) -> bool:
-    """Whether the file at `path` still has the Stat a build left it with."""
-    try:
-        return stat_of(os.stat(path)) == was
-    except OSError:
-        return False
-
-
 def checksum(data: bytes) -> str:
     """A digest of an output file's bytes."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -240,7 +223,7 @@ class OutputFolder:
     the old one it had not removed yet) is removed by the next build, once the process
     that made it is gone, if it carries the marker.
 
-    `seen`: the Stat of each file of the old folder when check_output found it as the
+    `seen`: the FileKey of each file of the old folder when check_output found it as the
     marker lists it. `swap`: exchanges two folders in one step, or returns False where
     it cannot (`exchange`; a test passes one that cannot, to take the two renames).
     """
@@ -248,7 +231,7 @@ class OutputFolder:
     def __init__(
         self,
         out: Path,
-        seen: Mapping[str, Stat] | None = None,
+        seen: Mapping[str, FileKey] | None = None,
         swap: Callable[[Path, Path], bool] | None = None,
     ) -> None:
         self.named = out  # as messages name it
@@ -277,7 +260,7 @@ class OutputFolder:
         self.digests: dict[str, str] = {}  # each file's checksum, for the marker
         self._old_digests = read_marker(self.out) or {}
         self._seen = dict(seen or {})
-        self._linked: dict[str, Stat] = {}  # old files linked in: their Stat since (ctime)
+        self._linked: dict[str, FileKey] = {}  # old files linked in: their FileKey since (ctime)
 
     def _target(self, rel: str) -> Path:
         target = safe_target(self.tmp, rel)
@@ -327,7 +310,7 @@ class OutputFolder:
             except OSError as exc:
                 raise self.failure(exc) from None
 
-    def unchanged(self, rel: str, was: Stat | None) -> bool:
+    def unchanged(self, rel: str, was: FileKey | None) -> bool:
         """Whether the old folder's `rel` is still as the last build wrote it (`was`)."""
         return was is not None and as_left(safe_target(self.out, rel), was)
 
@@ -336,7 +319,7 @@ class OutputFolder:
         old = safe_target(self.out, rel)
         try:
             target = self._target(rel)
-            before = stat_of(os.stat(old))
+            before = key_of(os.stat(old))
             try:
                 os.link(old, target)
             except FileNotFoundError:
@@ -344,8 +327,8 @@ class OutputFolder:
             except OSError:  # another file system, or links unsupported: copy it, with its mtime
                 shutil.copy2(old, target)
             else:
-                if before == self._seen.get(rel):  # as found at the start: its Stat since
-                    self._linked[rel] = stat_of(os.stat(target))  # (the link changed ctime)
+                if before == self._seen.get(rel):  # as found at the start: its FileKey since
+                    self._linked[rel] = key_of(os.stat(target))  # (the link changed ctime)
             self.digests[rel] = self._old_digests.get(rel) or file_digest(old)
         except OSError as exc:
             if not os.path.lexists(old):
@@ -364,14 +347,14 @@ class OutputFolder:
             return OutputError(path, GONE, AGAIN)
         return could_not(path, exc, "read")
 
-    def stats(self) -> dict[str, Stat]:
-        """The Stat of every file put in, read after `commit`: the swap removes the old
+    def stats(self) -> dict[str, FileKey]:
+        """The FileKey of every file put in, read after `commit`: the swap removes the old
         folder's links to kept files, which changes their inode change time. A file
-        that cannot be looked at gets a Stat no file has, so it counts as changed."""
+        that cannot be looked at gets a FileKey no file has, so it counts as changed."""
         found = {}
         for rel in self.names:
             try:
-                found[rel] = stat_of(os.stat(safe_target(self.out, rel)))
+                found[rel] = key_of(os.stat(safe_target(self.out, rel)))
             except OSError:
                 found[rel] = (-1, -1, -1, -1)
         return found

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sitegen"
 # Lowest first. A module may import modules of lower layers only: never its own layer,
 # never a higher one, so no cycle can form.
 LAYERS: list[set[str]] = [
-    {"__init__", "errors", "layout", "dates", "urls", "sanitise", "deps", "packing"},
+    {"__init__", "errors", "layout", "dates", "urls", "sanitise", "deps", "packing", "filekeys"},
     {"engine", "inputs", "yamldoc", "workers", "write", "watch"},
     {"cache", "load", "schema"},
     {"markdown", "state"},
