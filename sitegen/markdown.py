@@ -581,13 +581,17 @@ def _too_costly(body: str, locate: _Locator) -> Diagnostic | None:
                 "close each [ with ] and each <tag with >, or write \\[ and &lt; for the "
                 "characters themselves",
             )
-    markup = sum(1 for _ in _MARKUP.finditer(body))
+    markup, passed = 0, 0
+    for match in _MARKUP.finditer(body):
+        markup += 1
+        if markup == MAX_MARKUP + 1:
+            passed = match.start()  # where the page goes past the limit: shown there
     if markup > MAX_MARKUP:
         return Diagnostic(
-            locate.at(0),
+            locate.at(passed),
             "error",
-            f"the page has {markup:,} links, citations, tags and table rows; a page may have "
-            f"at most {MAX_MARKUP:,}",
+            f"the page has {markup:,} links, citations, tags and table rows (past "
+            f"{MAX_MARKUP:,} here); a page may have at most {MAX_MARKUP:,}",
             "split it into several pages, or put large tables in a data file in static/",
         )
     return None

@@ -385,17 +385,17 @@ _COSTLY = (
         ("Intro.\n\n" + "[" * 25_000 + "\n", f"content/about.md:6:1: error: {_COSTLY}"),
         ("<a " * 30_000 + "\n", f"content/about.md:4:1: error: {_COSTLY}"),
         ("[" * 5_000 + "x" + "]" * 5_000 + "\n", f"content/about.md:4:1: error: {_COSTLY}"),
-        (
-            "| a | b |\n|---|---|\n" + "| x | y |\n" * 150_000,
-            "content/about.md:4:1: error: the page has 150,002 links, citations, tags and "
-            "table rows; a page may have at most 15,000; split it into several pages, or put "
-            "large tables in a data file in static/",
+        (  # the header is row 1, on line 8: the 15,001st row is on line 15,008
+            "Intro.\n\nMore.\n\n| a | b |\n|---|---|\n" + "| x | y |\n" * 150_000,
+            "content/about.md:15008:1: error: the page has 150,002 links, citations, tags and "
+            "table rows (past 15,000 here); a page may have at most 15,000; split it into "
+            "several pages, or put large tables in a data file in static/",
         ),
-        (
+        (  # 24 characters a citation: the 15,001st starts at 15,000 * 24 + 7
             "Cited [@reuters-japan]. " * 75_000 + "\n",
-            "content/about.md:4:1: error: the page has 75,000 links, citations, tags and table "
-            "rows; a page may have at most 15,000; split it into several pages, or put large "
-            "tables in a data file in static/",
+            "content/about.md:4:360007: error: the page has 75,000 links, citations, tags and "
+            "table rows (past 15,000 here); a page may have at most 15,000; split it into "
+            "several pages, or put large tables in a data file in static/",
         ),
         ('"Japan" [@reuters-japan] and "Huawei" [@reuters-japan].\n\n' * 7_000, None),
         ("A [bracket that stays open, and <b>bold</b>.\n\n" * 1_000, None),
