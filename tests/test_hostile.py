@@ -24,6 +24,7 @@ from conftest import PROJECT, SiteDir
 from sitegen.load import MAX_FILE_BYTES
 from sitegen.markdown import MAX_HTML_DEPTH, MAX_NESTING, MarkdownRenderer, _Locator
 from sitegen.pipeline import Builder, Options
+from sitegen.quotes import MAX_CHECKED
 from sitegen.sanitise import Sanitiser
 from sitegen.yamldoc import MAX_DEPTH
 
@@ -426,6 +427,70 @@ def test_text_that_would_take_minutes_is_refused_or_built_in_seconds(
         assert code == 0, err
         return
     assert code == 1 and only_error(err) == message
+    assert site.tree() == before
+
+
+def with_excerpts(site: SiteDir, excerpts: list[str]) -> None:
+    """Give the base site's source reuters-japan these excerpts after its own."""
+    path = site.root / "content/sources.yaml"
+    own = "    - Cybersecurity is becoming an important issue in Japan\n"
+    text = path.read_text()
+    assert own in text
+    path.write_text(text.replace(own, own + "".join(f'    - "{e}"\n' for e in excerpts)))
+
+
+NEAR_MISS = '"Huawei and ZTE were said to be excluded from network {}" [@reuters-japan]\n\n'
+
+
+def test_near_misses_against_many_long_excerpts_build_in_seconds(make_site) -> None:
+    """A quotation that matches no excerpt is compared with each excerpt it cites, for
+    the hint: 500 of them against 200 long excerpts took a minute. The comparisons are
+    bounded: the first hints name the closest excerpt, the rest say why they do not."""
+    site = make_site()
+    with_excerpts(site, [f"Passage {i} about network equipment vendors. " * 40 for i in range(200)])
+    site.write("content/about.md", FRONT + "".join(NEAR_MISS.format(i) for i in range(500)))
+    code, err = build_in_subprocess(site)
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if ": warning: quotation " in line]
+    assert len(warnings) == 500
+    assert warnings[0].startswith(
+        'content/about.md:4:1: warning: quotation "Huawei and ZTE were said to be excluded from '
+        'network 0" does not match an excerpt of reuters-japan; closest excerpt: "'
+    )
+    assert warnings[-1] == (
+        'content/about.md:1002:1: warning: quotation "Huawei and ZTE were said to be excluded '
+        'from network 499" does not match an excerpt of reuters-japan; add the quoted passage '
+        "to the excerpts of reuters-japan in content/sources.yaml (too many quotations differ "
+        "from their excerpts to show the closest)"
+    )
+
+
+def test_quotations_citing_more_excerpt_text_than_can_be_checked_are_refused(
+    make_site,
+) -> None:
+    """Each quotation is looked for in all the excerpt text it cites: a site's quotations
+    may cite MAX_CHECKED characters of it, and the first past that is refused at its
+    line, leaving the last site as it was."""
+    site = make_site()
+    assert build_in_subprocess(site)[0] == 0
+    before = site.tree()
+    long = [f"{i:04d} " + "Passage about network equipment vendors. " * 47 for i in range(1000)]
+    with_excerpts(site, long)
+    site.write("content/about.md", FRONT + "".join(NEAR_MISS.format(i) for i in range(200)))
+    code, err = build_in_subprocess(site)
+    # each quotation costs the source's excerpts, normalised and joined, and one; the
+    # home page's quotation is checked first
+    cost = len("\n".join(["Cybersecurity is becoming an important issue in Japan", *long])) + 1
+    passed = MAX_CHECKED // cost - 1
+    assert code == 1
+    assert err.splitlines()[-3:] == [
+        f"content/about.md:{4 + 2 * passed}:1: error: checking the quotations from here on "
+        "would take too long: each is compared with all the excerpt text it cites, and a "
+        f"site's quotations may cite {MAX_CHECKED:,} characters of it in all; give each "
+        "source only the excerpts its pages quote, or quote fewer passages",
+        f"1 error(s), {passed} warning(s)",
+        "build failed; site/ was left as it was",
+    ]
     assert site.tree() == before
 
 
