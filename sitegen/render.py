@@ -30,6 +30,7 @@ from .deps import (
     valid_key,
 )
 from .errors import Location, Report
+from .layout import not_content
 from .metadata import bibtex, json_ld, og_locale
 from .model import Page, Site
 from .schema import (
@@ -48,15 +49,47 @@ from .write import checksum
 BODY_SLOT = "\x00sitegen:body\x00"
 
 
+class WalkedLoader(jinja2.FileSystemLoader):
+    """Templates from templates/, but only the files the build's walk found there.
+
+    Jinja's own loader reads any path under the folder: a hidden file, and through a
+    link in a hidden folder (which the walk never enters, so never checks) any file on
+    the machine, which `{% include ".d/leak.html" %}` would then publish. Any other
+    name is not found (see `use_templates`).
+    """
+
+    def __init__(self, templates: Path) -> None:
+        super().__init__(templates)
+        self.found: frozenset[str] = frozenset()  # names relative to templates/
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool] | None]:
+        if template not in self.found:
+            raise jinja2.TemplateNotFound(template)
+        return super().get_source(environment, template)
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.found)
+
+
+def use_templates(env: jinja2.Environment, found: Iterable[str]) -> None:
+    """Let `env` load these templates only: the names the build's walk found (relative
+    to templates/). The caller clears `env.cache` when they change."""
+    assert isinstance(env.loader, WalkedLoader)
+    env.loader.found = frozenset(found)
+
+
 def make_environment(templates: Path) -> jinja2.Environment:
     """A Jinja environment that escapes everything and fails on undefined names.
 
-    Templates are compiled once and not checked for changes on each use (that costs a
-    stat per template per page); a long-lived caller clears `env.cache` when a template
-    file changes (stages.Stages does).
+    It loads no template until `use_templates` names those the walk found. Templates are
+    compiled once and not checked for changes on each use (that costs a stat per
+    template per page); a long-lived caller clears `env.cache` when a template file
+    changes (stages.Stages does).
     """
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
+        loader=WalkedLoader(templates),
         auto_reload=False,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -290,11 +323,24 @@ def _render_one(
         where = Location(f"templates/{exc.name or page.template}", exc.lineno or 1)
         report.error(where, f"template syntax error: {exc.message}", "fix the template's syntax")
     except jinja2.TemplateNotFound as exc:
-        report.error(
-            Location(f"templates/{page.template}"),
-            f"template '{exc.name}' not found (rendering {page.output})",
-            "create it in templates/ or fix the name",
-        )
+        # at the line that names it: a template the page's template includes, imports
+        # or extends, or else the page's template itself
+        where = _template_location(exc, templates) or Location(f"templates/{page.template}")
+        name = str(exc.name)
+        if any(not_content(part) for part in name.split("/")):
+            report.error(
+                where,
+                f"template '{name}' not found: hidden files and folders, and editors' "
+                f"leftovers, are never read (rendering {page.output})",
+                "name the template and its folders without a leading dot or # and without "
+                "a backup ending (~, .swp, .tmp)",
+            )
+        else:
+            report.error(
+                where,
+                f"template '{name}' not found (rendering {page.output})",
+                "create it in templates/ or fix the name",
+            )
     except Exception as exc:
         where = _template_location(exc, templates)
         if where is None:

@@ -37,7 +37,14 @@ from .parallel import (
     render_all,
 )
 from .quotes import Quotation, check_quotations, find_quotations, site_quotations
-from .render import PageReads, Rendered, make_environment, plan_pages, render_generated
+from .render import (
+    PageReads,
+    Rendered,
+    make_environment,
+    plan_pages,
+    render_generated,
+    use_templates,
+)
 from .sanitise import DEFAULT_MODE
 from .search import build_index, index_key, search_pages
 from .write import OutputFolder, Stat
@@ -179,6 +186,7 @@ class Stages:
             if self.env.cache is not None:
                 self.env.cache.clear()
             self._templates_seen = inputs.templates
+            use_templates(self.env, (rel[len(TEMPLATES) + 1 :] for rel in inputs.templates))
         options = self.options
         reading = stage(options, "reading")
         parse = functools.partial(parse_files, jobs=options.jobs, progress=reading)

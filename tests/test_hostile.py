@@ -561,6 +561,44 @@ def test_a_template_linked_out_is_refused_before_anything_renders(
     assert site.tree() == before
 
 
+@pytest.mark.parametrize(
+    ("name", "linked"),
+    [(".d/leak.html", True), (".d/leak.html", False), (".leak.html", False), ("x.html~", False)],
+)
+def test_templates_load_only_what_the_walk_found(
+    make_site, tmp_path: Path, name: str, linked: bool
+) -> None:
+    """The walk never enters a hidden folder, so a link in one is never checked: Jinja
+    would still read it, and publish what it leads to; and it would read hidden files
+    and editors' leftovers. Only the templates the walk found load; anything else is an
+    error at the line that names it, and nothing leaks."""
+    secret = tmp_path / "secret.html"
+    secret.write_text("TOP-SECRET")
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    path = site.root / "templates" / name
+    path.parent.mkdir(exist_ok=True)
+    if linked:
+        path.symlink_to(secret)
+    else:
+        shutil.copy(secret, path)
+    page = (site.root / "templates/page.html").read_text()
+    include = '{% include "_references.html" %}'
+    site.write("templates/page.html", page.replace(include, f'{{% include "{name}" %}}\n{include}'))
+    outcome = site.build()
+    assert outcome.code == 1
+    assert "TOP-SECRET" not in outcome.err
+    assert only_error(outcome.err) == (
+        f"templates/page.html:6:1: error: template '{name}' not found: hidden files and "
+        "folders, and editors' leftovers, are never read (rendering about/index.html); name "
+        "the template and its folders without a leading dot or # and without a backup "
+        "ending (~, .swp, .tmp)"
+    )
+    assert site.tree() == before
+    assert not any(b"TOP-SECRET" in body for body in site.tree().values())
+
+
 @pytest.mark.parametrize("links", [["loop"], ["one", "two"]])
 def test_folder_links_that_loop_are_refused_quickly(make_site, links: list[str]) -> None:
     site = make_site()
