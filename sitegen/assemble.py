@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from . import urls
 from .errors import Diagnostic, Location, Report
 from .load import MarkdownFile, Project
-from .markdown import Document
+from .markdown import Document, report_taken_ids
 from .model import (
     Citer,
     Country,
@@ -53,8 +53,8 @@ DEFAULT_TEMPLATES = {
     "sources": "sources.html",
     "not-found": "404.html",
 }
-# Ids that templates give to sections; a heading in a page must not take them.
-HOME_IDS = frozenset({"status"})
+# Ids that templates give to sections on any page; a heading in a page must not take
+# them, nor a source (its id is its anchor on the sources page).
 GENERATED_IDS = frozenset(
     {
         "main",
@@ -68,6 +68,38 @@ GENERATED_IDS = frozenset(
         "vis-chart-desc",
     }
 )
+
+
+# The ids each template writes on the pages it renders, beyond GENERATED_IDS and the
+# ids made from the model (`template_ids`): reserved on those pages, and anchors there.
+# tests/test_unit_assemble.py renders every template and fails on an id one writes
+# that its page does not reserve, so these cannot drift from the templates; and the
+# render stage refuses any id a page would hold twice (render.ids_written_twice).
+TEMPLATE_IDS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "home.html": frozenset({"status"}),
+        # and the id its script gives Pagefind's own input
+        "search.html": frozenset(
+            {"search", "search-form", "search-query", "search-note", "search-query-live"}
+        ),
+    }
+)
+# Templates that show the status table (_status_table.html): each row is a country's,
+# with the id country-<slug>.
+STATUS_TABLE_TEMPLATES = frozenset({"home.html", "countries.html"})
+
+
+def template_ids(
+    template: str, countries: Iterable[str] = (), sources: Iterable[str] = ()
+) -> set[str]:
+    """The ids `template` writes on a page, given the site's country slugs and source ids
+    (the sources page lists each source under its id)."""
+    ids = set(TEMPLATE_IDS.get(template, ()))
+    if template in STATUS_TABLE_TEMPLATES:
+        ids.update(f"country-{slug}" for slug in countries)
+    if template == "sources.html":
+        ids.update(sources)
+    return ids
 
 
 class Reuse:
@@ -322,22 +354,7 @@ def _page_anchors(
     ids = set(document.ids) if document else set()
     generated = set(extra)
     if document:
-        taken = reserved | generated
-        for heading in document.headings:
-            if heading.id in taken:
-                report.error(
-                    heading.location,
-                    f"heading '{heading.text}' takes the id '{heading.id}', "
-                    "which the page gives to something it generates (a section, a measure, "
-                    "a reference, a country or a source)",
-                    "rename the heading, or give it an id with {#other-id}",
-                )
-        for other in sorted(ids & taken - {h.id for h in document.headings}):
-            report.error(
-                _id_location(file, other),
-                f"the id '{other}' set in the text is one the page gives to something it generates",
-                "choose another id in {#...}",
-            )
+        report_taken_ids(document, reserved | generated, report, lambda i: _id_location(file, i))
     return frozenset(ids | generated | {"main"})
 
 
@@ -422,20 +439,16 @@ def assemble(
         kind = "home" if url == urls.HOME else "page"
         document = documents[file.path]
         refs = document.citations
+        template = template or DEFAULT_TEMPLATES[kind]
+        extra = _reference_anchors(len(refs)) | template_ids(template, countries, sources)
         pages.append(
             Page(
                 url=url,
                 kind=kind,
                 title=front["title"],
-                template=template or DEFAULT_TEMPLATES[kind],
+                template=template,
                 inputs=(file.path,),
-                anchors=_page_anchors(
-                    document,
-                    _reference_anchors(len(refs)),
-                    file,
-                    report,
-                    GENERATED_IDS | HOME_IDS if kind == "home" else GENERATED_IDS,
-                ),
+                anchors=_page_anchors(document, extra, file, report),
                 references=refs,
                 document=document,
                 summary=front.get("summary"),
@@ -454,6 +467,7 @@ def assemble(
         extra = {m.anchor for m in country.measures} | _reference_anchors(len(refs))
         extra |= {"measures", "related", "mentioned-in", "references"}
         template = front.get("template") or DEFAULT_TEMPLATES["country"]
+        extra |= template_ids(template, countries, sources)
         pages.append(
             Page(
                 url=country.url,
@@ -470,15 +484,9 @@ def assemble(
             )
         )
 
-    for url, kind, key, title, extra in (
-        (
-            urls.COUNTRIES,
-            "countries",
-            "countries/index.md",
-            "Countries",
-            {f"country-{c}" for c in countries},
-        ),
-        (urls.SOURCES, "sources", "sources.md", "Sources", set(sources)),
+    for url, kind, key, title in (
+        (urls.COUNTRIES, "countries", "countries/index.md", "Countries"),
+        (urls.SOURCES, "sources", "sources.md", "Sources"),
     ):
         file, front = narratives.get(key, (None, {}))
         document = documents[file.path] if file else None
@@ -486,16 +494,16 @@ def assemble(
         if kind == "sources" and project.sources is not None:
             inputs = (project.sources.path, *inputs)
         refs = document.citations if document else ()
+        template = front.get("template") or DEFAULT_TEMPLATES[kind]
+        extra = template_ids(template, countries, sources) | _reference_anchors(len(refs))
         pages.append(
             Page(
                 url=url,
                 kind=kind,
                 title=front.get("title", title),
-                template=front.get("template") or DEFAULT_TEMPLATES[kind],
+                template=template,
                 inputs=inputs,
-                anchors=_page_anchors(
-                    document, extra | _reference_anchors(len(refs)), file, report
-                ),
+                anchors=_page_anchors(document, extra, file, report),
                 references=refs,
                 document=document,
                 summary=front.get("summary"),

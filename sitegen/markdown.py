@@ -18,7 +18,7 @@ import posixpath
 import re
 import xml.etree.ElementTree as etree
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -39,7 +39,7 @@ from markdown.treeprocessors import Treeprocessor
 
 from . import urls
 from .engine import ENGINE_KEY
-from .errors import Diagnostic, Location
+from .errors import Diagnostic, Location, Report
 from .packing import pack, unpack
 from .sanitise import DEFAULT_MODE, Sanitiser, html_depth_exceeded, settings_key
 
@@ -149,6 +149,35 @@ class Document:
     def __digest__(self) -> str:
         """Stand for the document in dependency digests: cheaper than hashing its HTML."""
         return f"Document:{self.source}"
+
+
+def report_taken_ids(
+    document: Document,
+    taken: Collection[str],
+    report: Report,
+    where: Callable[[str], Location],
+) -> bool:
+    """Report each id the text sets that the page gives to something it generates: a
+    heading's at its line, any other where `where` finds it; True if there was one."""
+    found = False
+    for heading in document.headings:
+        if heading.id in taken:
+            found = True
+            report.error(
+                heading.location,
+                f"heading '{heading.text}' takes the id '{heading.id}', "
+                "which the page gives to something it generates (a section, a measure, "
+                "a reference, a country or a source)",
+                "rename the heading, or give it an id with {#other-id}",
+            )
+    for other in sorted(document.ids & set(taken) - {h.id for h in document.headings}):
+        found = True
+        report.error(
+            where(other),
+            f"the id '{other}' set in the text is one the page gives to something it generates",
+            "choose another id in {#...}",
+        )
+    return found
 
 
 def _text(value: object) -> str:

@@ -7,8 +7,11 @@ rendered as an empty string. Each template sees only this page and the immutable
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,7 @@ from .deps import (
 )
 from .errors import Location, Report
 from .layout import not_content
+from .markdown import report_taken_ids
 from .metadata import bibtex, json_ld, og_locale
 from .model import Page, Site
 from .schema import (
@@ -144,6 +148,50 @@ def fill_body(shell: str, html: bytes) -> bytes:
     so the body is not among what a page read: its document's digest stands for it.
     """
     return shell.encode().replace(BODY_SLOT.encode(), html)
+
+
+_WRITTEN_ID = re.compile(r"""\sid=(?:"([^"]*)"|'([^']*)')""")
+
+
+def ids_written_twice(
+    page: Page, shell: str, report: Report, templates: TemplateSources | None = None
+) -> bool:
+    """Report each id the page would hold twice: written twice by its templates, or
+    written by them and set in its text too; True if there is one.
+
+    `shell`: the page as its templates wrote it, without the body. The model reserves
+    the ids the project's own templates write (assemble.TEMPLATE_IDS), and reports a
+    heading that takes one with the model's other errors; this finds any other, from
+    what was written, so an id a template adds cannot be written twice either.
+    `templates`: their sources, to find the line that writes an id.
+    """
+    written = Counter(html.unescape(a or b) for a, b in _WRITTEN_ID.findall(shell))
+    found = False
+    for twice in sorted(i for i, count in written.items() if count > 1):
+        found = True
+        report.error(
+            _id_in_templates(twice, page.template, templates),
+            f"the templates write the id '{twice}' more than once on {page.output}",
+            "give each element its own id",
+        )
+    if page.document is not None:
+        text = Location(next((p for p in page.inputs if p.endswith(".md")), page.inputs[0]))
+        found |= report_taken_ids(page.document, written, report, lambda _: text)
+    return found
+
+
+def _id_in_templates(anchor: str, template: str, templates: TemplateSources | None) -> Location:
+    """The first line of the page's templates that writes the id as it is, else the
+    page's template (a template may make it from a value)."""
+    if templates is None:
+        return Location(f"templates/{template}")
+    for name in templates.closure(template):
+        source = templates.source(name)
+        for written in (f'id="{anchor}"', f"id='{anchor}'"):
+            index = source.find(written)
+            if index >= 0:
+                return Location(f"templates/{name}", source.count("\n", 0, index) + 1)
+    return Location(f"templates/{template}")
 
 
 def _template_location(exc: BaseException, templates: Path) -> Location | None:
@@ -281,9 +329,9 @@ def render_pages(
         recorder.note(("page", page.url))
         for name in templates_read.closure(page.template):
             recorder.note(("template", name))
-        html = _render_one(page, RecordingSite(site, recorder), env, templates, report)
-        if html is not None:
-            body = fill_body(html, page.document.html_bytes if page.document else b"")
+        shell = _render_one(page, RecordingSite(site, recorder), env, templates, report)
+        if shell is not None and not ids_written_twice(page, shell, report, templates_read):
+            body = fill_body(shell, page.document.html_bytes if page.document else b"")
             rendered[page.output] = _made(page.output, body, dict(recorder.read), build)
     return rendered
 
