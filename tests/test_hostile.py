@@ -665,7 +665,36 @@ def test_names_no_output_can_carry_are_refused(
     )
 
 
-@pytest.mark.parametrize("name", ["a b", "a#b", "a?b", "a%2fb", "<b>", "é"])
+@pytest.mark.parametrize(
+    ("path", "character"),
+    [
+        ("static/a:b?.txt", ":"),
+        ("templates/x|y.html", "|"),
+        ("content/what?.md", "?"),
+        ("content/<b>.md", "<"),
+        ('static/"quoted".txt', '"'),
+        ("static/star*.css", "*"),
+        ("static/at>/x.txt", ">"),
+    ],
+)
+def test_names_windows_cannot_hold_are_refused(make_site, path: str, character: str) -> None:
+    """Windows holds no < > : " | ? * in a name: a site checked out or served there
+    could not have the file (a folder is refused by its own name)."""
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    site.write(path, FRONT)
+    outcome = site.build()
+    assert outcome.code == 1
+    named = path.split("/x.txt")[0]
+    assert only_error(outcome.err) == (
+        f"{named}:1:1: error: the name has '{character}' in it: no name on Windows can hold "
+        'any of < > : " | ? *; rename it with letters, digits, hyphens, underscores and dots'
+    )
+    assert site.tree() == before
+
+
+@pytest.mark.parametrize("name", ["a b", "a#b", "a%2fb", "é"])
 def test_page_paths_that_are_not_urls_are_refused(make_site, name: str) -> None:
     site = make_site({f"content/{name}.md": FRONT})
     outcome = site.build()
