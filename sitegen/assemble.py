@@ -524,12 +524,23 @@ def assemble(
     pages = [reuse.same("page", page.url, page) for page in pages]
     page_by_url = _unique_urls(pages, report)
     for page in pages:
-        taken = reserved_output(page.output) if page.inputs else None
+        if not page.inputs:
+            continue
+        taken = reserved_output(page.output)
+        in_case = reserved_output(page.output.casefold())  # the generated names are lower case
         if taken is not None:
             what = "folder" if taken.endswith("/") else "file"
             report.error(
                 Location(page.inputs[0]),
                 f"the page {page.output} collides with the generated {what} {taken}",
+                "rename or move the page",
+            )
+        elif in_case is not None:
+            what = "folder" if in_case.endswith("/") else "file"
+            report.error(
+                Location(page.inputs[0]),
+                f"the page {page.output} differs only in case from the generated {what} "
+                f"{in_case}: one path on macOS and Windows",
                 "rename or move the page",
             )
     if urls.HOME not in page_by_url:
@@ -588,6 +599,45 @@ def assemble(
     )
 
 
+def case_clashes(outputs: Iterable[str], others: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Each of `others` that differs only in case from one of `outputs` or a folder of
+    theirs, on its own path or a folder of it: one file, or one folder, on macOS and
+    Windows. By path: (the part that clashes, what it clashes with), folders without
+    their slash; of paths in both, the first spelling of each is the one kept. Linear
+    in the paths' lengths."""
+    spelled: dict[str, str] = {}  # each output and each folder of one, by its case-folded form
+    for path in outputs:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            here = "/".join(parts[:depth])
+            spelled.setdefault(here.casefold(), here)
+    found = {}
+    for path in others:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            here = "/".join(parts[:depth])
+            other = spelled.get(here.casefold())
+            if other is not None and other != here:
+                found[path] = (here, other)
+                break
+    return found
+
+
+def case_clash_message(path: str, here: str, other: str) -> tuple[str, str]:
+    """What to tell a writer of a static file that clashes by case (case_clashes)."""
+    if here == path:
+        return (
+            f"static file {path} differs only in case from the site's {other}: one path on "
+            "macOS and Windows",
+            "rename or move the static file",
+        )
+    return (
+        f"static file {path} is in the folder {here}/, which differs only in case from the "
+        f"site's {other}/: one folder on macOS and Windows",
+        "rename or move the static file",
+    )
+
+
 def _unique_urls(pages: list[Page], report: Report) -> dict[str, Page]:
     """Two inputs may not make the same URL; name both files."""
     by_url: dict[str, Page] = {}
@@ -611,6 +661,19 @@ def _unique_urls(pages: list[Page], report: Report) -> dict[str, Page]:
         report.error(
             Location(here),
             f"the page {path} needs {file} to be a folder, but it is the page {file}",
+            "rename or move the page",
+        )
+    # the first spelling of each is kept, the others reported: lower case ones first
+    outputs = sorted(by_output, key=lambda path: (path != path.lower(), path))
+    for path, (part, other) in sorted(case_clashes(outputs, outputs).items()):
+        page = by_output[path]
+        report.error(
+            Location(page.inputs[0] if page.inputs else path),
+            f"the page {path} differs only in case from the page {other}: one file on macOS "
+            "and Windows"
+            if part == path
+            else f"the page {path} is in the folder {part}/, which differs only in case from "
+            f"the site's {other}/: one folder on macOS and Windows",
             "rename or move the page",
         )
     return by_url

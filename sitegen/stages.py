@@ -16,7 +16,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from .assemble import Reuse, assemble, load_settings
+from .assemble import Reuse, assemble, case_clash_message, case_clashes, load_settings
 from .cache import Row, Store
 from .deps import DigestMemo
 from .errors import Location, Report
@@ -136,6 +136,7 @@ def static_copies(project: Project, files: Collection[str], report: Report) -> d
             clashing.setdefault(path, folder)
         elif folder in statics:
             clashing.setdefault(folder, path)
+    in_case = case_clashes(files, project.static_files)
     for rel in project.static_files:
         if rel in files:
             report.error(
@@ -151,6 +152,9 @@ def static_copies(project: Project, files: Collection[str], report: Report) -> d
                 "a file and a folder",
                 "rename or move the static file",
             )
+            continue
+        if rel in in_case:
+            report.error(Location(f"{STATIC}/{rel}"), *case_clash_message(rel, *in_case[rel]))
             continue
         copies[rel] = project.root / STATIC / rel
     return copies

@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 from conftest import PROJECT, SiteDir
 from realsite import real_site
 
-from sitegen.assemble import GENERATED_IDS
+from sitegen.assemble import GENERATED_IDS, case_clashes
 from sitegen.pipeline import Builder, Options, Result
 
 FRONT = "---\ntitle: {title}\ntemplate: {template}\n---\n"
@@ -81,3 +81,22 @@ def test_no_page_of_the_real_site_holds_an_id_twice(
         html = Path(built.folder, page).read_text("utf-8")
         twice = {i: n for i, n in ids(html).items() if n > 1}
         assert twice == {}, page
+
+
+def test_static_paths_that_differ_only_in_case_from_an_output_are_found() -> None:
+    outputs = ["index.html", "about/index.html", "sitemap.xml", "countries/japan/index.html"]
+    statics = [
+        "Sitemap.xml",  # the file
+        "About/index.html",  # a folder on its way
+        "countries/Japan/map.png",
+        "ABOUT",  # a file where the site has a folder
+        "about/team.jpg",  # beside a page, as written: fine
+        "countries/japan/map.png",
+        "robots.TXT",  # no output has that name in any case
+    ]
+    assert case_clashes(outputs, statics) == {
+        "Sitemap.xml": ("Sitemap.xml", "sitemap.xml"),
+        "About/index.html": ("About", "about"),
+        "countries/Japan/map.png": ("countries/Japan", "countries/japan"),
+        "ABOUT": ("ABOUT", "about"),
+    }
