@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from . import urls
 from .errors import Diagnostic, Location, Report
 from .load import MarkdownFile, Project
-from .markdown import Document
+from .markdown import Document, report_taken_ids
 from .model import (
     Citer,
     Country,
@@ -55,8 +55,8 @@ DEFAULT_TEMPLATES = {
     "sources": "sources.html",
     "not-found": "404.html",
 }
-# Ids that templates give to sections; a heading in a page must not take them.
-HOME_IDS = frozenset({"status"})
+# Ids that templates give to sections on any page; a heading in a page must not take
+# them, nor a source (its id is its anchor on the sources page).
 GENERATED_IDS = frozenset(
     {
         "main",
@@ -70,6 +70,38 @@ GENERATED_IDS = frozenset(
         "vis-chart-desc",
     }
 )
+
+
+# The ids each template writes on the pages it renders, beyond GENERATED_IDS and the
+# ids made from the model (`template_ids`): reserved on those pages, and anchors there.
+# tests/test_unit_assemble.py renders every template and fails on an id one writes
+# that its page does not reserve, so these cannot drift from the templates; and the
+# render stage refuses any id a page would hold twice (render.ids_written_twice).
+TEMPLATE_IDS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "home.html": frozenset({"status"}),
+        # and the id its script gives Pagefind's own input
+        "search.html": frozenset(
+            {"search", "search-form", "search-query", "search-note", "search-query-live"}
+        ),
+    }
+)
+# Templates that show the status table (_status_table.html): each row is a country's,
+# with the id country-<slug>.
+STATUS_TABLE_TEMPLATES = frozenset({"home.html", "countries.html"})
+
+
+def template_ids(
+    template: str, countries: Iterable[str] = (), sources: Iterable[str] = ()
+) -> set[str]:
+    """The ids `template` writes on a page, given the site's country slugs and source ids
+    (the sources page lists each source under its id)."""
+    ids = set(TEMPLATE_IDS.get(template, ()))
+    if template in STATUS_TABLE_TEMPLATES:
+        ids.update(f"country-{slug}" for slug in countries)
+    if template == "sources.html":
+        ids.update(sources)
+    return ids
 
 
 class Reuse:
@@ -364,22 +396,7 @@ def _page_anchors(
     ids = set(document.ids) if document else set()
     generated = set(extra)
     if document:
-        taken = reserved | generated
-        for heading in document.headings:
-            if heading.id in taken:
-                report.error(
-                    heading.location,
-                    f"heading '{heading.text}' takes the id '{heading.id}', "
-                    "which the page gives to something it generates (a section, a measure, "
-                    "a reference, a country or a source)",
-                    "rename the heading, or give it an id with {#other-id}",
-                )
-        for other in sorted(ids & taken - {h.id for h in document.headings}):
-            report.error(
-                _id_location(file, other),
-                f"the id '{other}' set in the text is one the page gives to something it generates",
-                "choose another id in {#...}",
-            )
+        report_taken_ids(document, reserved | generated, report, lambda i: _id_location(file, i))
     return frozenset(ids | generated | {"main"})
 
 
@@ -411,6 +428,9 @@ def assemble(
     related = _check_related(countries, country_docs, declared, report, reuse)
     source_ids = set(sources) | _declared_source_ids(project.sources)
     _check_citations(countries.values(), documents.values(), source_ids, report)
+    # what the ids some templates write depend on, the same objects while unchanged
+    slugs = reuse.same("site", "country slugs", frozenset(countries))
+    listed = reuse.same("site", "source ids", frozenset(sources))
     for document in documents.values():
         for diagnostic in document.diagnostics:
             report.diagnostics.append(diagnostic)
@@ -462,25 +482,24 @@ def assemble(
         url = urls.url_for_content(inner)
         assert url is not None  # every .md file has a URL
         document = documents[file.path]
-        made = functools.partial(_content_page, url, file, front, document)
-        pages.append(reuse.derived("content page", url, (file, front, document), made, report))
+        kind = "home" if url == urls.HOME else "page"
+        ids_from = _ids_from(front.get("template") or DEFAULT_TEMPLATES[kind], slugs, listed)
+        made = functools.partial(_content_page, url, file, front, document, ids_from)
+        inputs = (file, front, document, *ids_from)
+        pages.append(reuse.derived("content page", url, inputs, made, report))
 
     for country in countries.values():
         file, front = narratives.get(country.slug, (None, _NO_FRONT))
         document = documents[file.path] if file else None
-        made = functools.partial(_country_page, country, file, front, document)
-        inputs = (country, file, front, document)
+        template = front.get("template") or DEFAULT_TEMPLATES["country"]
+        ids_from = _ids_from(template, slugs, listed)
+        made = functools.partial(_country_page, country, file, front, document, ids_from)
+        inputs = (country, file, front, document, *ids_from)
         pages.append(reuse.derived("country page", country.url, inputs, made, report))
 
-    for url, kind, key, title, extra in (
-        (
-            urls.COUNTRIES,
-            "countries",
-            "countries/index.md",
-            "Countries",
-            {f"country-{c}" for c in countries},
-        ),
-        (urls.SOURCES, "sources", "sources.md", "Sources", set(sources)),
+    for url, kind, key, title in (
+        (urls.COUNTRIES, "countries", "countries/index.md", "Countries"),
+        (urls.SOURCES, "sources", "sources.md", "Sources"),
     ):
         file, front = narratives.get(key, (None, _NO_FRONT))
         document = documents[file.path] if file else None
@@ -488,16 +507,16 @@ def assemble(
         if kind == "sources" and project.sources is not None:
             inputs = (project.sources.path, *inputs)
         refs = document.citations if document else ()
+        template = front.get("template") or DEFAULT_TEMPLATES[kind]
+        extra = template_ids(template, countries, sources) | _reference_anchors(len(refs))
         pages.append(
             Page(
                 url=url,
                 kind=kind,
                 title=front.get("title", title),
-                template=front.get("template") or DEFAULT_TEMPLATES[kind],
+                template=template,
                 inputs=inputs,
-                anchors=_page_anchors(
-                    document, extra | _reference_anchors(len(refs)), file, report
-                ),
+                anchors=_page_anchors(document, extra, file, report),
                 references=refs,
                 document=document,
                 summary=front.get("summary"),
@@ -518,12 +537,23 @@ def assemble(
     pages = [reuse.same("page", page.url, page) for page in pages]
     page_by_url = _unique_urls(pages, report)
     for page in pages:
-        taken = reserved_output(page.output) if page.inputs else None
+        if not page.inputs:
+            continue
+        taken = reserved_output(page.output)
+        in_case = reserved_output(page.output.casefold())  # the generated names are lower case
         if taken is not None:
             what = "folder" if taken.endswith("/") else "file"
             report.error(
                 Location(page.inputs[0]),
                 f"the page {page.output} collides with the generated {what} {taken}",
+                "rename or move the page",
+            )
+        elif in_case is not None:
+            what = "folder" if in_case.endswith("/") else "file"
+            report.error(
+                Location(page.inputs[0]),
+                f"the page {page.output} differs only in case from the generated {what} "
+                f"{in_case}: one path on macOS and Windows",
                 "rename or move the page",
             )
     if urls.HOME not in page_by_url:
@@ -589,27 +619,41 @@ def assemble(
 
 
 _NO_FRONT: Mapping[str, Any] = MappingProxyType({})  # the front matter of no narrative
+_NO_IDS: frozenset[str] = frozenset()
+
+
+def _ids_from(
+    template: str, slugs: frozenset[str], source_ids: frozenset[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """What of the site the ids `template` writes depend on (template_ids): the country
+    slugs, the source ids, or neither (empty), so a page is made again only when they
+    change for it."""
+    return (
+        slugs if template in STATUS_TABLE_TEMPLATES else _NO_IDS,
+        source_ids if template == "sources.html" else _NO_IDS,
+    )
 
 
 def _content_page(
-    url: str, file: MarkdownFile, front: Mapping[str, Any], document: Document, report: Report
+    url: str,
+    file: MarkdownFile,
+    front: Mapping[str, Any],
+    document: Document,
+    ids_from: tuple[frozenset[str], frozenset[str]],
+    report: Report,
 ) -> Page:
     """The page of a Markdown file: the home page or another page."""
     kind = "home" if url == urls.HOME else "page"
     refs = document.citations
+    template = front.get("template") or DEFAULT_TEMPLATES[kind]
+    extra = _reference_anchors(len(refs)) | template_ids(template, *ids_from)
     return Page(
         url=url,
         kind=kind,
         title=front["title"],
-        template=front.get("template") or DEFAULT_TEMPLATES[kind],
+        template=template,
         inputs=(file.path,),
-        anchors=_page_anchors(
-            document,
-            _reference_anchors(len(refs)),
-            file,
-            report,
-            GENERATED_IDS | HOME_IDS if kind == "home" else GENERATED_IDS,
-        ),
+        anchors=_page_anchors(document, extra, file, report),
         references=refs,
         document=document,
         summary=front.get("summary"),
@@ -624,6 +668,7 @@ def _country_page(
     file: MarkdownFile | None,
     front: Mapping[str, Any],
     document: Document | None,
+    ids_from: tuple[frozenset[str], frozenset[str]],
     report: Report,
 ) -> Page:
     """A country's page: its fact table, and its narrative where there is one."""
@@ -632,11 +677,13 @@ def _country_page(
         refs.extend(s for s in measure.sources if s not in refs)
     extra = {m.anchor for m in country.measures} | _reference_anchors(len(refs))
     extra |= {"measures", "related", "mentioned-in", "references"}
+    template = front.get("template") or DEFAULT_TEMPLATES["country"]
+    extra |= template_ids(template, *ids_from)
     return Page(
         url=country.url,
         kind="country",
         title=country.name,
-        template=front.get("template") or DEFAULT_TEMPLATES["country"],
+        template=template,
         inputs=(country.location.path, *([file.path] if file else [])),
         anchors=_page_anchors(document, extra, file, report),
         references=tuple(refs),
@@ -655,6 +702,45 @@ def _measures_in_order(countries: Iterable[Country]) -> tuple[Measure, ...]:
             (m for c in countries for m in c.measures),
             key=lambda m: (m.date, names[m.country], m.anchor),
         )
+    )
+
+
+def case_clashes(outputs: Iterable[str], others: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Each of `others` that differs only in case from one of `outputs` or a folder of
+    theirs, on its own path or a folder of it: one file, or one folder, on macOS and
+    Windows. By path: (the part that clashes, what it clashes with), folders without
+    their slash; of paths in both, the first spelling of each is the one kept. Linear
+    in the paths' lengths."""
+    spelled: dict[str, str] = {}  # each output and each folder of one, by its case-folded form
+    for path in outputs:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            here = "/".join(parts[:depth])
+            spelled.setdefault(here.casefold(), here)
+    found = {}
+    for path in others:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            here = "/".join(parts[:depth])
+            other = spelled.get(here.casefold())
+            if other is not None and other != here:
+                found[path] = (here, other)
+                break
+    return found
+
+
+def case_clash_message(path: str, here: str, other: str) -> tuple[str, str]:
+    """What to tell a writer of a static file that clashes by case (case_clashes)."""
+    if here == path:
+        return (
+            f"static file {path} differs only in case from the site's {other}: one path on "
+            "macOS and Windows",
+            "rename or move the static file",
+        )
+    return (
+        f"static file {path} is in the folder {here}/, which differs only in case from the "
+        f"site's {other}/: one folder on macOS and Windows",
+        "rename or move the static file",
     )
 
 
@@ -681,6 +767,19 @@ def _unique_urls(pages: list[Page], report: Report) -> dict[str, Page]:
         report.error(
             Location(here),
             f"the page {path} needs {file} to be a folder, but it is the page {file}",
+            "rename or move the page",
+        )
+    # the first spelling of each is kept, the others reported: lower case ones first
+    outputs = sorted(by_output, key=lambda path: (path != path.lower(), path))
+    for path, (part, other) in sorted(case_clashes(outputs, outputs).items()):
+        page = by_output[path]
+        report.error(
+            Location(page.inputs[0] if page.inputs else path),
+            f"the page {path} differs only in case from the page {other}: one file on macOS "
+            "and Windows"
+            if part == path
+            else f"the page {path} is in the folder {part}/, which differs only in case from "
+            f"the site's {other}/: one folder on macOS and Windows",
             "rename or move the page",
         )
     return by_url

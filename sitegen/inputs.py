@@ -163,12 +163,14 @@ FOLDER_UNREADABLE = "the folder cannot be read"
 _COPY_FILE = "copy the file in instead"
 _COPY_FOLDER = "copy the folder in instead"
 _BAD_CHARACTER = re.compile(r"[\\\x00-\x1f\x7f]")
+# Windows holds none of these in a name, nor a backslash or a control character
+_NOT_ON_WINDOWS = re.compile(r'[<>:"|?*]')
 
 
 def _bad_name(name: str, rel: str, report: Report) -> bool:
     """Report a name no output can carry safely: backslashes, control characters,
-    non-UTF-8, and names Windows cannot hold (CON.md, trail..md), where the site may be
-    checked out or served from."""
+    non-UTF-8, and names Windows cannot hold (a:b.txt, x|y.html, CON.md, trail..md),
+    where the site may be checked out or served from."""
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
@@ -176,6 +178,10 @@ def _bad_name(name: str, rel: str, report: Report) -> bool:
     else:
         if _BAD_CHARACTER.search(name):
             problem = "has a backslash or a control character"
+        elif found := _NOT_ON_WINDOWS.search(name):
+            problem = (
+                f"has '{found.group()}' in it: no name on Windows can hold any of < > : \" | ? *"
+            )
         elif name.split(".")[0].upper() in _RESERVED:
             problem = f"'{name.split('.')[0]}' is a device on Windows: no file there can have it"
         elif name.rsplit(".", 1)[0].endswith((".", " ")) or name.endswith((".", " ")):

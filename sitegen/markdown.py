@@ -18,7 +18,7 @@ import posixpath
 import re
 import xml.etree.ElementTree as etree
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -38,7 +38,7 @@ from markdown.treeprocessors import Treeprocessor
 
 from . import urls
 from .engine import ENGINE_KEY
-from .errors import Diagnostic, Location
+from .errors import Diagnostic, Location, Report
 from .packing import pack, unpack
 from .sanitise import DEFAULT_MODE, Sanitiser, html_depth_exceeded, settings_key
 
@@ -148,6 +148,35 @@ class Document:
     def __digest__(self) -> str:
         """Stand for the document in dependency digests: cheaper than hashing its HTML."""
         return f"Document:{self.source}"
+
+
+def report_taken_ids(
+    document: Document,
+    taken: Collection[str],
+    report: Report,
+    where: Callable[[str], Location],
+) -> bool:
+    """Report each id the text sets that the page gives to something it generates: a
+    heading's at its line, any other where `where` finds it; True if there was one."""
+    found = False
+    for heading in document.headings:
+        if heading.id in taken:
+            found = True
+            report.error(
+                heading.location,
+                f"heading '{heading.text}' takes the id '{heading.id}', "
+                "which the page gives to something it generates (a section, a measure, "
+                "a reference, a country or a source)",
+                "rename the heading, or give it an id with {#other-id}",
+            )
+    for other in sorted(document.ids & set(taken) - {h.id for h in document.headings}):
+        found = True
+        report.error(
+            where(other),
+            f"the id '{other}' set in the text is one the page gives to something it generates",
+            "choose another id in {#...}",
+        )
+    return found
 
 
 def _text(value: object) -> str:
@@ -400,7 +429,9 @@ class MarkdownRenderer:
             cleaned = self._sanitiser.clean(html)
             html, raw_ids, raw_links = cleaned.html, cleaned.ids, cleaned.content_links
         headings = tuple(
-            Heading(item["id"], item["name"], item["level"], locate.find(item["name"]))
+            Heading(
+                item["id"], item["name"], item["level"], locate.heading(item["level"], item["name"])
+            )
             for item in _flatten(self._md)
         )
         diagnostics = (
@@ -466,6 +497,8 @@ class _Locator:
         self.body, self.path, self.body_line = body, path, body_line
         self.last: dict[str, int] = {}  # where each snippet was found the last time
         self._starts: list[int] | None = None
+        self._headings: dict[tuple[int, str], list[int]] | None = None
+        self._last_heading = -1
 
     def find(self, snippet: str) -> Location:
         """The next occurrence of `snippet` (the last one again when there are no more)."""
@@ -487,6 +520,19 @@ class _Locator:
             return Location(location.path, location.line, location.col + 1)
         return location
 
+    def heading(self, level: int, name: str) -> Location:
+        """The text of the next heading of this level written as `name` (a heading's text
+        is in prose too, often before it); else where `find` finds the name."""
+        if self._headings is None:
+            self._headings = _heading_lines(self.body)
+        for text in (name, html.unescape(name)):
+            offsets = self._headings.get((level, text), [])
+            after = bisect.bisect_right(offsets, self._last_heading)
+            if after < len(offsets):
+                self._last_heading = offsets[after]
+                return self.at(offsets[after])
+        return self.find(name)
+
     def at(self, index: int) -> Location:
         """The file position of an offset in the body."""
         if self._starts is None:
@@ -502,6 +548,36 @@ class _Locator:
             if depth > best_depth:
                 best, best_depth = number, depth
         return Location(self.path, self.body_line + best, 1)
+
+
+_ATX_HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+(.*?)[ \t]*")
+_SETEXT_UNDERLINE = re.compile(r" {0,3}(=+|-+)[ \t]*")
+_ATTR_LIST = re.compile(r"[ \t]*\{:?[^}]*\}$")
+_CLOSING_HASHES = re.compile(r"[ \t]+#+$")
+
+
+def _heading_lines(body: str) -> dict[tuple[int, str], list[int]]:
+    """Where each heading's text starts (outside fenced code), by its level and its text
+    as written (without closing #s or an attribute list), in order; one pass."""
+    found: dict[tuple[int, str], list[int]] = defaultdict(list)
+    in_fence, start, previous = False, 0, None  # previous: a line's (offset, text)
+    for line in body.split("\n"):
+        if _FENCE.match(line):
+            in_fence, previous = not in_fence, None
+        elif not in_fence:
+            atx = _ATX_HEADING.fullmatch(line)
+            underline = _SETEXT_UNDERLINE.fullmatch(line)
+            if atx:
+                text = _CLOSING_HASHES.sub("", _ATTR_LIST.sub("", atx.group(2)))
+                found[len(atx.group(1)), text].append(start + atx.start(2))
+            elif underline and previous is not None:
+                level = 1 if underline.group(1)[0] == "=" else 2
+                offset, text = previous
+                found[level, _ATTR_LIST.sub("", text)].append(offset)
+            stripped = line.strip()
+            previous = (start + line.index(stripped), stripped) if stripped and not atx else None
+        start += len(line) + 1
+    return found
 
 
 # Python-Markdown's time grows with the cube of the nesting depth of lists and block
@@ -581,13 +657,17 @@ def _too_costly(body: str, locate: _Locator) -> Diagnostic | None:
                 "close each [ with ] and each <tag with >, or write \\[ and &lt; for the "
                 "characters themselves",
             )
-    markup = sum(1 for _ in _MARKUP.finditer(body))
+    markup, passed = 0, 0
+    for match in _MARKUP.finditer(body):
+        markup += 1
+        if markup == MAX_MARKUP + 1:
+            passed = match.start()  # where the page goes past the limit: shown there
     if markup > MAX_MARKUP:
         return Diagnostic(
-            locate.at(0),
+            locate.at(passed),
             "error",
-            f"the page has {markup:,} links, citations, tags and table rows; a page may have "
-            f"at most {MAX_MARKUP:,}",
+            f"the page has {markup:,} links, citations, tags and table rows (past "
+            f"{MAX_MARKUP:,} here); a page may have at most {MAX_MARKUP:,}",
             "split it into several pages, or put large tables in a data file in static/",
         )
     return None

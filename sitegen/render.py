@@ -7,8 +7,11 @@ rendered as an empty string. Each template sees only this page and the immutable
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,8 @@ from .deps import (
     valid_key,
 )
 from .errors import Location, Report
+from .layout import not_content
+from .markdown import report_taken_ids
 from .metadata import bibtex, json_ld, og_locale
 from .model import Page, Site
 from .schema import (
@@ -48,15 +53,47 @@ from .write import checksum
 BODY_SLOT = "\x00sitegen:body\x00"
 
 
+class WalkedLoader(jinja2.FileSystemLoader):
+    """Templates from templates/, but only the files the build's walk found there.
+
+    Jinja's own loader reads any path under the folder: a hidden file, and through a
+    link in a hidden folder (which the walk never enters, so never checks) any file on
+    the machine, which `{% include ".d/leak.html" %}` would then publish. Any other
+    name is not found (see `use_templates`).
+    """
+
+    def __init__(self, templates: Path) -> None:
+        super().__init__(templates)
+        self.found: frozenset[str] = frozenset()  # names relative to templates/
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool] | None]:
+        if template not in self.found:
+            raise jinja2.TemplateNotFound(template)
+        return super().get_source(environment, template)
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.found)
+
+
+def use_templates(env: jinja2.Environment, found: Iterable[str]) -> None:
+    """Let `env` load these templates only: the names the build's walk found (relative
+    to templates/). The caller clears `env.cache` when they change."""
+    assert isinstance(env.loader, WalkedLoader)
+    env.loader.found = frozenset(found)
+
+
 def make_environment(templates: Path) -> jinja2.Environment:
     """A Jinja environment that escapes everything and fails on undefined names.
 
-    Templates are compiled once and not checked for changes on each use (that costs a
-    stat per template per page); a long-lived caller clears `env.cache` when a template
-    file changes (stages.Stages does).
+    It loads no template until `use_templates` names those the walk found. Templates are
+    compiled once and not checked for changes on each use (that costs a stat per
+    template per page); a long-lived caller clears `env.cache` when a template file
+    changes (stages.Stages does).
     """
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
+        loader=WalkedLoader(templates),
         auto_reload=False,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -111,6 +148,50 @@ def fill_body(shell: str, html: bytes) -> bytes:
     so the body is not among what a page read: its document's digest stands for it.
     """
     return shell.encode().replace(BODY_SLOT.encode(), html)
+
+
+_WRITTEN_ID = re.compile(r"""\sid=(?:"([^"]*)"|'([^']*)')""")
+
+
+def ids_written_twice(
+    page: Page, shell: str, report: Report, templates: TemplateSources | None = None
+) -> bool:
+    """Report each id the page would hold twice: written twice by its templates, or
+    written by them and set in its text too; True if there is one.
+
+    `shell`: the page as its templates wrote it, without the body. The model reserves
+    the ids the project's own templates write (assemble.TEMPLATE_IDS), and reports a
+    heading that takes one with the model's other errors; this finds any other, from
+    what was written, so an id a template adds cannot be written twice either.
+    `templates`: their sources, to find the line that writes an id.
+    """
+    written = Counter(html.unescape(a or b) for a, b in _WRITTEN_ID.findall(shell))
+    found = False
+    for twice in sorted(i for i, count in written.items() if count > 1):
+        found = True
+        report.error(
+            _id_in_templates(twice, page.template, templates),
+            f"the templates write the id '{twice}' more than once on {page.output}",
+            "give each element its own id",
+        )
+    if page.document is not None:
+        text = Location(next((p for p in page.inputs if p.endswith(".md")), page.inputs[0]))
+        found |= report_taken_ids(page.document, written, report, lambda _: text)
+    return found
+
+
+def _id_in_templates(anchor: str, template: str, templates: TemplateSources | None) -> Location:
+    """The first line of the page's templates that writes the id as it is, else the
+    page's template (a template may make it from a value)."""
+    if templates is None:
+        return Location(f"templates/{template}")
+    for name in templates.closure(template):
+        source = templates.source(name)
+        for written in (f'id="{anchor}"', f"id='{anchor}'"):
+            index = source.find(written)
+            if index >= 0:
+                return Location(f"templates/{name}", source.count("\n", 0, index) + 1)
+    return Location(f"templates/{template}")
 
 
 def _template_location(exc: BaseException, templates: Path) -> Location | None:
@@ -248,9 +329,9 @@ def render_pages(
         recorder.note(("page", page.url))
         for name in templates_read.closure(page.template):
             recorder.note(("template", name))
-        html = _render_one(page, RecordingSite(site, recorder), env, templates, report)
-        if html is not None:
-            body = fill_body(html, page.document.html_bytes if page.document else b"")
+        shell = _render_one(page, RecordingSite(site, recorder), env, templates, report)
+        if shell is not None and not ids_written_twice(page, shell, report, templates_read):
+            body = fill_body(shell, page.document.html_bytes if page.document else b"")
             rendered[page.output] = _made(page.output, body, dict(recorder.read), build)
     return rendered
 
@@ -290,11 +371,24 @@ def _render_one(
         where = Location(f"templates/{exc.name or page.template}", exc.lineno or 1)
         report.error(where, f"template syntax error: {exc.message}", "fix the template's syntax")
     except jinja2.TemplateNotFound as exc:
-        report.error(
-            Location(f"templates/{page.template}"),
-            f"template '{exc.name}' not found (rendering {page.output})",
-            "create it in templates/ or fix the name",
-        )
+        # at the line that names it: a template the page's template includes, imports
+        # or extends, or else the page's template itself
+        where = _template_location(exc, templates) or Location(f"templates/{page.template}")
+        name = str(exc.name)
+        if any(not_content(part) for part in name.split("/")):
+            report.error(
+                where,
+                f"template '{name}' not found: hidden files and folders, and editors' "
+                f"leftovers, are never read (rendering {page.output})",
+                "name the template and its folders without a leading dot or # and without "
+                "a backup ending (~, .swp, .tmp)",
+            )
+        else:
+            report.error(
+                where,
+                f"template '{name}' not found (rendering {page.output})",
+                "create it in templates/ or fix the name",
+            )
     except Exception as exc:
         where = _template_location(exc, templates)
         if where is None:

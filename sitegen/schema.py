@@ -289,11 +289,12 @@ def check_mapping(
     ok = True
     for key in value:
         if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
+            written = doc.key_text((*keypath, key))
+            close = difflib.get_close_matches(written, known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else "remove it"
             report.error(
                 doc.key_at((*keypath, key)),
-                f"unknown field '{key}' in {what}",
+                f"unknown field '{written}' in {what}",
                 f"{hint} (allowed fields: {', '.join(known)})",
             )
             ok = False

@@ -16,7 +16,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from .assemble import Reuse, assemble, load_settings
+from .assemble import Reuse, assemble, case_clash_message, case_clashes, load_settings
 from .cache import Row, Store
 from .deps import DigestMemo
 from .errors import Location, Report
@@ -38,7 +38,14 @@ from .parallel import (
     render_all,
 )
 from .quotes import Quotation, check_quotations, find_quotations, site_quotations
-from .render import PageReads, Rendered, make_environment, plan_pages, render_generated
+from .render import (
+    PageReads,
+    Rendered,
+    make_environment,
+    plan_pages,
+    render_generated,
+    use_templates,
+)
 from .sanitise import DEFAULT_MODE
 from .search import build_index, index_key, search_pages
 from .write import OutputFolder
@@ -130,6 +137,7 @@ def static_copies(project: Project, files: Collection[str], report: Report) -> d
             clashing.setdefault(path, folder)
         elif folder in statics:
             clashing.setdefault(folder, path)
+    in_case = case_clashes(files, project.static_files)
     for rel in project.static_files:
         if rel in files:
             report.error(
@@ -145,6 +153,9 @@ def static_copies(project: Project, files: Collection[str], report: Report) -> d
                 "a file and a folder",
                 "rename or move the static file",
             )
+            continue
+        if rel in in_case:
+            report.error(Location(f"{STATIC}/{rel}"), *case_clash_message(rel, *in_case[rel]))
             continue
         copies[rel] = project.root / STATIC / rel
     return copies
@@ -180,6 +191,7 @@ class Stages:
             if self.env.cache is not None:
                 self.env.cache.clear()
             self._templates_seen = inputs.templates
+            use_templates(self.env, (rel[len(TEMPLATES) + 1 :] for rel in inputs.templates))
         options = self.options
         reading = stage(options, "reading")
         parse = functools.partial(parse_files, jobs=options.jobs, progress=reading)

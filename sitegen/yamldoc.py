@@ -12,7 +12,7 @@ import base64
 import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -43,6 +43,9 @@ class YamlDoc:
     data: Any
     value_marks: Mapping[KeyPath, tuple[int, int]]
     key_marks: Mapping[KeyPath, tuple[int, int]]
+    # How each key YAML reads as more than its text (1, true, null, 1.50) was written:
+    # messages quote that.
+    key_texts: Mapping[KeyPath, str] = field(default_factory=dict)
 
     def at(self, keypath: KeyPath = ()) -> Location:
         """The location of the value at `keypath`, or of its nearest parent."""
@@ -54,6 +57,10 @@ class YamlDoc:
             line, col = self.key_marks[keypath]
             return Location(self.path, line, col)
         return self.at(keypath)
+
+    def key_text(self, keypath: KeyPath) -> str:
+        """The key that names `keypath` as the writer wrote it (`true`, not True)."""
+        return self.key_texts.get(keypath, str(keypath[-1]) if keypath else "")
 
     def _find(self, marks: Mapping[KeyPath, tuple[int, int]], keypath: KeyPath) -> Location:
         while keypath not in marks and keypath:
@@ -68,15 +75,16 @@ class YamlDoc:
             _pack(self.data),
             [[list(k), *mark] for k, mark in self.value_marks.items()],
             [[list(k), *mark] for k, mark in self.key_marks.items()],
+            [[list(k), text] for k, text in self.key_texts.items()],
         ]
 
     @classmethod
     def from_json(cls, value: Any) -> YamlDoc:
         """From `to_json`; ValueError (or a TypeError) if it is not what it gives."""
-        path, data, values, keys = value
+        path, data, values, keys, texts = value
         if not isinstance(path, str):
             raise ValueError("a YAML document's path is not text")
-        return cls(path, _unpack(data), _marks(values), _marks(keys))
+        return cls(path, _unpack(data), _marks(values), _marks(keys), _key_texts(texts))
 
 
 # Tags for what JSON has no form of; scalars JSON has (text, numbers, true, false, null)
@@ -118,15 +126,28 @@ def _unpack(value: Any) -> Any:
     raise ValueError(f"not a packed YAML value: {tag!r:.20}")
 
 
+def _keypath(value: Any) -> KeyPath:
+    if not all(part is None or type(part) in (str, int, bool) for part in value):
+        raise ValueError("a YAML key path holds something other than keys")
+    return tuple(value)
+
+
 def _marks(value: Any) -> dict[KeyPath, tuple[int, int]]:
     marks = {}
     for keypath, line, col in value:
         if not (type(line) is int and type(col) is int):
             raise ValueError("a YAML position is not two numbers")
-        if not all(part is None or type(part) in (str, int, bool) for part in keypath):
-            raise ValueError("a YAML key path holds something other than keys")
-        marks[tuple(keypath)] = (line, col)
+        marks[_keypath(keypath)] = (line, col)
     return marks
+
+
+def _key_texts(value: Any) -> dict[KeyPath, str]:
+    texts = {}
+    for keypath, text in value:
+        if not isinstance(text, str):
+            raise ValueError("a YAML key as written is not text")
+        texts[_keypath(keypath)] = text
+    return texts
 
 
 class _AliasFound(Exception):
@@ -186,8 +207,13 @@ def _unreadable(
 
 
 class _DuplicateKey(Exception):
-    def __init__(self, key: str, node: yaml.Node, first: yaml.Node) -> None:
-        self.key, self.node, self.first = key, node, first
+    def __init__(self, node: yaml.Node, first: yaml.Node) -> None:
+        self.node, self.first = node, first
+
+
+def _written(node: yaml.Node) -> str:
+    """A key as its writer wrote it (a collection as a key is shown as such)."""
+    return node.value if isinstance(node, yaml.ScalarNode) else repr(node.value)[:40]
 
 
 def _pos(node: yaml.Node, line_offset: int) -> tuple[int, int]:
@@ -206,6 +232,7 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
             "content needs only a few levels; check the brackets and the indentation",
         )
         return None
+    key_texts: dict[KeyPath, str] = {}
     loader = _Loader(text)
     seen: set[int] = set()
 
@@ -222,13 +249,19 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
                     raise _AliasFound(key_node)
                 key = build_key(key_node)
                 if key in result:
-                    raise _DuplicateKey(str(key), key_node, first_key_node[key])
+                    raise _DuplicateKey(key_node, first_key_node[key])
                 first_key_node[key] = key_node
                 key_marks[(*keypath, key)] = _pos(key_node, line_offset)
+                if key != (written := _written(key_node)):
+                    key_texts[(*keypath, key)] = written
                 result[key] = build(value_node, (*keypath, key))
             return result
         if isinstance(node, yaml.SequenceNode):
             return [build(item, (*keypath, i)) for i, item in enumerate(node.value)]
+        return scalar(node)
+
+    def scalar(node: yaml.ScalarNode) -> Any:
+        """A scalar's value, key or not: text as written where only YAML 1.1 reads more."""
         if node.tag == _BOOL and node.value.lower() not in ("true", "false"):
             return node.value  # YAML 1.2: 'no', 'yes', 'on', 'off' are text (code: NO)
         if node.tag in _NUMBERS and not node.style and _YAML11_NUMBER.fullmatch(node.value):
@@ -246,7 +279,7 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
     def build_key(node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             return repr(node.value)[:40]
-        key = construct(node)
+        key = scalar(node)
         return key if isinstance(key, str | int | bool) or key is None else str(key)
 
     try:
@@ -271,7 +304,7 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
         first_line, _ = _pos(exc.first, line_offset)
         report.error(
             Location(path, line, col),
-            f"duplicate key '{exc.key}' (first given on line {first_line})",
+            f"duplicate key '{_written(exc.node)}' (first given on line {first_line})",
             "keep one of them",
         )
         return None
@@ -286,7 +319,7 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
     except yaml.YAMLError as exc:  # errors without a mark, e.g. from the reader
         report.error(Location(path, 1 + line_offset, 1), f"malformed YAML: {exc}", _YAML_HINT)
         return None
-    return YamlDoc(path, data, value_marks, key_marks)
+    return YamlDoc(path, data, value_marks, key_marks, key_texts)
 
 
 _YAML_HINT = "check the indentation, colons and quoting on this line"

@@ -24,6 +24,7 @@ from conftest import PROJECT, SiteDir
 from sitegen.load import MAX_FILE_BYTES
 from sitegen.markdown import MAX_HTML_DEPTH, MAX_NESTING, MarkdownRenderer, _Locator
 from sitegen.pipeline import Builder, Options
+from sitegen.quotes import MAX_CHECKED
 from sitegen.sanitise import Sanitiser
 from sitegen.yamldoc import MAX_DEPTH
 
@@ -385,17 +386,17 @@ _COSTLY = (
         ("Intro.\n\n" + "[" * 25_000 + "\n", f"content/about.md:6:1: error: {_COSTLY}"),
         ("<a " * 30_000 + "\n", f"content/about.md:4:1: error: {_COSTLY}"),
         ("[" * 5_000 + "x" + "]" * 5_000 + "\n", f"content/about.md:4:1: error: {_COSTLY}"),
-        (
-            "| a | b |\n|---|---|\n" + "| x | y |\n" * 150_000,
-            "content/about.md:4:1: error: the page has 150,002 links, citations, tags and "
-            "table rows; a page may have at most 15,000; split it into several pages, or put "
-            "large tables in a data file in static/",
+        (  # the header is row 1, on line 8: the 15,001st row is on line 15,008
+            "Intro.\n\nMore.\n\n| a | b |\n|---|---|\n" + "| x | y |\n" * 150_000,
+            "content/about.md:15008:1: error: the page has 150,002 links, citations, tags and "
+            "table rows (past 15,000 here); a page may have at most 15,000; split it into "
+            "several pages, or put large tables in a data file in static/",
         ),
-        (
+        (  # 24 characters a citation: the 15,001st starts at 15,000 * 24 + 7
             "Cited [@reuters-japan]. " * 75_000 + "\n",
-            "content/about.md:4:1: error: the page has 75,000 links, citations, tags and table "
-            "rows; a page may have at most 15,000; split it into several pages, or put large "
-            "tables in a data file in static/",
+            "content/about.md:4:360007: error: the page has 75,000 links, citations, tags and "
+            "table rows (past 15,000 here); a page may have at most 15,000; split it into "
+            "several pages, or put large tables in a data file in static/",
         ),
         ('"Japan" [@reuters-japan] and "Huawei" [@reuters-japan].\n\n' * 7_000, None),
         ("A [bracket that stays open, and <b>bold</b>.\n\n" * 1_000, None),
@@ -426,6 +427,70 @@ def test_text_that_would_take_minutes_is_refused_or_built_in_seconds(
         assert code == 0, err
         return
     assert code == 1 and only_error(err) == message
+    assert site.tree() == before
+
+
+def with_excerpts(site: SiteDir, excerpts: list[str]) -> None:
+    """Give the base site's source reuters-japan these excerpts after its own."""
+    path = site.root / "content/sources.yaml"
+    own = "    - Cybersecurity is becoming an important issue in Japan\n"
+    text = path.read_text()
+    assert own in text
+    path.write_text(text.replace(own, own + "".join(f'    - "{e}"\n' for e in excerpts)))
+
+
+NEAR_MISS = '"Huawei and ZTE were said to be excluded from network {}" [@reuters-japan]\n\n'
+
+
+def test_near_misses_against_many_long_excerpts_build_in_seconds(make_site) -> None:
+    """A quotation that matches no excerpt is compared with each excerpt it cites, for
+    the hint: 500 of them against 200 long excerpts took a minute. The comparisons are
+    bounded: the first hints name the closest excerpt, the rest say why they do not."""
+    site = make_site()
+    with_excerpts(site, [f"Passage {i} about network equipment vendors. " * 40 for i in range(200)])
+    site.write("content/about.md", FRONT + "".join(NEAR_MISS.format(i) for i in range(500)))
+    code, err = build_in_subprocess(site)
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if ": warning: quotation " in line]
+    assert len(warnings) == 500
+    assert warnings[0].startswith(
+        'content/about.md:4:1: warning: quotation "Huawei and ZTE were said to be excluded from '
+        'network 0" does not match an excerpt of reuters-japan; closest excerpt: "'
+    )
+    assert warnings[-1] == (
+        'content/about.md:1002:1: warning: quotation "Huawei and ZTE were said to be excluded '
+        'from network 499" does not match an excerpt of reuters-japan; add the quoted passage '
+        "to the excerpts of reuters-japan in content/sources.yaml (too many quotations differ "
+        "from their excerpts to show the closest)"
+    )
+
+
+def test_quotations_citing_more_excerpt_text_than_can_be_checked_are_refused(
+    make_site,
+) -> None:
+    """Each quotation is looked for in all the excerpt text it cites: a site's quotations
+    may cite MAX_CHECKED characters of it, and the first past that is refused at its
+    line, leaving the last site as it was."""
+    site = make_site()
+    assert build_in_subprocess(site)[0] == 0
+    before = site.tree()
+    long = [f"{i:04d} " + "Passage about network equipment vendors. " * 47 for i in range(1000)]
+    with_excerpts(site, long)
+    site.write("content/about.md", FRONT + "".join(NEAR_MISS.format(i) for i in range(200)))
+    code, err = build_in_subprocess(site)
+    # each quotation costs the source's excerpts, normalised and joined, and one; the
+    # home page's quotation is checked first
+    cost = len("\n".join(["Cybersecurity is becoming an important issue in Japan", *long])) + 1
+    passed = MAX_CHECKED // cost - 1
+    assert code == 1
+    assert err.splitlines()[-3:] == [
+        f"content/about.md:{4 + 2 * passed}:1: error: checking the quotations from here on "
+        "would take too long: each is compared with all the excerpt text it cites, and a "
+        f"site's quotations may cite {MAX_CHECKED:,} characters of it in all; give each "
+        "source only the excerpts its pages quote, or quote fewer passages",
+        f"1 error(s), {passed} warning(s)",
+        "build failed; site/ was left as it was",
+    ]
     assert site.tree() == before
 
 
@@ -496,6 +561,44 @@ def test_a_template_linked_out_is_refused_before_anything_renders(
     assert site.tree() == before
 
 
+@pytest.mark.parametrize(
+    ("name", "linked"),
+    [(".d/leak.html", True), (".d/leak.html", False), (".leak.html", False), ("x.html~", False)],
+)
+def test_templates_load_only_what_the_walk_found(
+    make_site, tmp_path: Path, name: str, linked: bool
+) -> None:
+    """The walk never enters a hidden folder, so a link in one is never checked: Jinja
+    would still read it, and publish what it leads to; and it would read hidden files
+    and editors' leftovers. Only the templates the walk found load; anything else is an
+    error at the line that names it, and nothing leaks."""
+    secret = tmp_path / "secret.html"
+    secret.write_text("TOP-SECRET")
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    path = site.root / "templates" / name
+    path.parent.mkdir(exist_ok=True)
+    if linked:
+        path.symlink_to(secret)
+    else:
+        shutil.copy(secret, path)
+    page = (site.root / "templates/page.html").read_text()
+    include = '{% include "_references.html" %}'
+    site.write("templates/page.html", page.replace(include, f'{{% include "{name}" %}}\n{include}'))
+    outcome = site.build()
+    assert outcome.code == 1
+    assert "TOP-SECRET" not in outcome.err
+    assert only_error(outcome.err) == (
+        f"templates/page.html:6:1: error: template '{name}' not found: hidden files and "
+        "folders, and editors' leftovers, are never read (rendering about/index.html); name "
+        "the template and its folders without a leading dot or # and without a backup "
+        "ending (~, .swp, .tmp)"
+    )
+    assert site.tree() == before
+    assert not any(b"TOP-SECRET" in body for body in site.tree().values())
+
+
 @pytest.mark.parametrize("links", [["loop"], ["one", "two"]])
 def test_folder_links_that_loop_are_refused_quickly(make_site, links: list[str]) -> None:
     site = make_site()
@@ -562,7 +665,36 @@ def test_names_no_output_can_carry_are_refused(
     )
 
 
-@pytest.mark.parametrize("name", ["a b", "a#b", "a?b", "a%2fb", "<b>", "é"])
+@pytest.mark.parametrize(
+    ("path", "character"),
+    [
+        ("static/a:b?.txt", ":"),
+        ("templates/x|y.html", "|"),
+        ("content/what?.md", "?"),
+        ("content/<b>.md", "<"),
+        ('static/"quoted".txt', '"'),
+        ("static/star*.css", "*"),
+        ("static/at>/x.txt", ">"),
+    ],
+)
+def test_names_windows_cannot_hold_are_refused(make_site, path: str, character: str) -> None:
+    """Windows holds no < > : " | ? * in a name: a site checked out or served there
+    could not have the file (a folder is refused by its own name)."""
+    site = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    site.write(path, FRONT)
+    outcome = site.build()
+    assert outcome.code == 1
+    named = path.split("/x.txt")[0]
+    assert only_error(outcome.err) == (
+        f"{named}:1:1: error: the name has '{character}' in it: no name on Windows can hold "
+        'any of < > : " | ? *; rename it with letters, digits, hyphens, underscores and dots'
+    )
+    assert site.tree() == before
+
+
+@pytest.mark.parametrize("name", ["a b", "a#b", "a%2fb", "é"])
 def test_page_paths_that_are_not_urls_are_refused(make_site, name: str) -> None:
     site = make_site({f"content/{name}.md": FRONT})
     outcome = site.build()

@@ -261,6 +261,23 @@ def test_heading_ids_and_document_ids(renderer: MarkdownRenderer) -> None:
     assert doc.ids == frozenset({"first-heading", "sub-heading", "first-heading_1", "top", "deep"})
 
 
+def test_headings_are_located_at_their_line_not_where_prose_says_the_words(
+    renderer: MarkdownRenderer,
+) -> None:
+    doc = convert(
+        renderer,
+        "Search this site.\n\n```\n## Search\n```\n\n## Search\n\nTom & Jerry\n---\n\n"
+        "## Search ## {#again}\n\n## Some *emphasis*\n",
+    )
+    assert doc.headings == (
+        Heading("search", "Search", 2, at(10, 4)),
+        Heading("tom-jerry", "Tom &amp; Jerry", 2, at(12, 1)),
+        Heading("again", "Search", 2, at(15, 4)),
+        # written otherwise than its text reads: where that text is first found
+        Heading("some-emphasis", "Some emphasis", 2, at(4, 1)),
+    )
+
+
 def test_footnotes_work_and_are_not_content_links(renderer: MarkdownRenderer) -> None:
     doc = convert(renderer, "Text with a note[^1].\n\n[^1]: The note [@a].\n")
     parsed = soup(doc)

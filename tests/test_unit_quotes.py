@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+from collections import Counter
+
 import pytest
 
+from sitegen import quotes
 from sitegen.dates import PartialDate
 from sitegen.errors import Location, Report
 from sitegen.model import Source
@@ -193,3 +197,69 @@ def test_warning_for_a_multi_line_quotation_is_one_line() -> None:
     warnings = check('He said "Cybersecurity is becoming\nan important issue in Germany" [@a].\n')
     assert len(warnings) == 1
     assert "\n" not in warnings[0]
+
+
+# bounded work
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Second excerpt is rite here", "Second excerpt is right here"),
+        ("", "x"),
+        ("a" * 30, " ".join("a" * 20)),
+        ("abcabba", "cbabac"),
+        ("the cat sat", "a dog stood"),
+    ],
+)
+def test_the_bounded_ratio_is_sequence_matchers(a: str, b: str) -> None:
+    ratio = quotes._ratio(a, Counter(a), b, quotes.Budget(10**9))
+    assert ratio == difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def test_a_ratio_past_the_budget_is_given_up() -> None:
+    budget = quotes.Budget(1_000)
+    assert quotes._ratio("a" * 30, Counter("a" * 30), " ".join("a" * 30), budget) is None
+    assert budget.exhausted
+    assert not budget.spend(1)  # nothing more, however little
+
+
+def test_hints_past_the_budget_name_no_excerpt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each near miss is compared with every cited excerpt: past MAX_COMPARED steps the
+    hint names none, and says why."""
+    excerpts = [(e, Counter(e)) for e in SOURCES["b"].excerpts]
+    first = quotes.Budget(10**9)
+    assert quotes.closest_excerpt("Second excerpt is rite here", excerpts, first)
+    monkeypatch.setattr(quotes, "MAX_COMPARED", 10**9 - first.left)  # that one's worth
+    assert check(
+        'He said "Second excerpt is rite here" [@b].\n\nAnd "Second excerpt is rite there" [@b].\n'
+    ) == [
+        'content/x.md:4:9: warning: quotation "Second excerpt is rite here" does not match an '
+        'excerpt of b; closest excerpt: "Second excerpt is right here"',
+        'content/x.md:6:5: warning: quotation "Second excerpt is rite there" does not match an '
+        "excerpt of b; add the quoted passage to the excerpts of b in content/sources.yaml (too "
+        "many quotations differ from their excerpts to show the closest)",
+    ]
+
+
+def test_quotations_past_what_can_be_checked_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each quotation is looked for in all the excerpt text it cites, at most MAX_CHECKED
+    characters for all: the first past that is an error at its line. The same quotation
+    of the same sources again is not looked for again."""
+    cost = len("The other thing was said.\nSecond excerpt is right here") + 1
+    monkeypatch.setattr(quotes, "MAX_CHECKED", 2 * cost)
+    body = (
+        'He said "Second excerpt is right here" [@b].\n\n'
+        'Again "Second excerpt is right here" [@b].\n\n'
+        'And "The other thing was said." [@b].\n\n'
+        'And "Second excerpt" [@b].\n\n'
+        'And "Second excerpt" [@b].\n'
+    )
+    report = Report()
+    check_quotations(find(body), SOURCES, report)
+    assert [d.format() for d in report.diagnostics] == [
+        f"content/x.md:10:5: error: checking the quotations from here on would take too long: "
+        "each is compared with all the excerpt text it cites, and a site's quotations may cite "
+        f"{2 * cost:,} characters of it in all; give each source only the excerpts its pages "
+        "quote, or quote fewer passages"
+    ]

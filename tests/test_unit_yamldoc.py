@@ -219,6 +219,47 @@ def test_numbers_only_yaml_1_1_reads_are_text_as_written(written: str, read: obj
 
 
 @pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("yes", "yes"),  # YAML 1.1: true
+        ("off", "off"),
+        ("0123", "0123"),  # YAML 1.1: octal 83
+        ("1:30", "1:30"),  # YAML 1.1: base 60, 90
+        ("1_000", "1_000"),
+        ("0b101", "0b101"),
+        ("10", 10),
+        ("true", True),
+        ("TRUE", True),
+        ("~", None),
+        ("0x1F", 31),
+        ("1.50", "1.5"),
+    ],
+)
+def test_keys_are_read_as_values_are_and_quoted_as_written(written: str, read: object) -> None:
+    doc, report = parse(f"{written}: x\n")
+    assert report.diagnostics == []
+    assert doc is not None and list(doc.data) == [read]
+    assert type(next(iter(doc.data))) is type(read)
+    assert doc.key_text((read,)) == written
+    back = YamlDoc.from_json(json.loads(json.dumps(doc.to_json())))
+    assert back.key_text((read,)) == written
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("yes: 1\n'yes': 2\n", "content/x.yaml:2:1: error: duplicate key 'yes'"),
+        ("TRUE: 1\ntrue: 2\n", "content/x.yaml:2:1: error: duplicate key 'true'"),
+        ("0123: 1\n'0123': 2\n", "content/x.yaml:2:1: error: duplicate key '0123'"),
+    ],
+)
+def test_duplicate_keys_are_quoted_as_written(text: str, message: str) -> None:
+    doc, report = parse(text)
+    assert doc is None
+    assert only_error(report) == f"{message} (first given on line 1); keep one of them"
+
+
+@pytest.mark.parametrize(
     ("written", "message"),
     [
         (
@@ -273,16 +314,19 @@ def test_a_document_from_the_cache_is_the_same_document() -> None:
         assert back.key_at(keypath) == doc.key_at(keypath)
     assert doc.at(("odd", 1)) == Location("content/x.yaml", 10, 13)
     assert doc.key_at((1,)) == Location("content/x.yaml", 8, 1)
+    assert back.key_text((1,)) == "1" and back.key_text(("when",)) == "when"
 
 
 @pytest.mark.parametrize(
     "value",
     [
-        ["content/x.yaml", ["set", []], [], []],
-        [7, None, [], []],
-        ["content/x.yaml", None, [[["a"], 1, "2"]], []],
-        ["content/x.yaml", None, [], [[[["a"]], 1, 2]]],
-        ["content/x.yaml", ["b", "not base64!"], [], []],
+        ["content/x.yaml", ["set", []], [], [], []],
+        [7, None, [], [], []],
+        ["content/x.yaml", None, [[["a"], 1, "2"]], [], []],
+        ["content/x.yaml", None, [], [[[["a"]], 1, 2]], []],
+        ["content/x.yaml", ["b", "not base64!"], [], [], []],
+        ["content/x.yaml", None, [], [], [[[1], 1]]],
+        ["content/x.yaml", None, [], [], [[[[1]], "1"]]],
     ],
 )
 def test_a_cache_entry_no_parse_gives_is_refused(value: list[object]) -> None:
