@@ -109,6 +109,25 @@ def test_incremental_equals_full(make_site, edit: str) -> None:
     assert sorted(incremental.rerendered) == RERENDERED[edit]
 
 
+def test_a_new_country_gives_its_id_to_the_pages_whose_templates_list_it(make_site) -> None:
+    """A page made again only when its inputs change still learns the ids its template
+    writes for the whole site: the home page's status table gains the new country's row,
+    and a link to that row checks in a long-lived builder as in a new one."""
+    site = make_site({"content/timeline.md": TIMELINE})
+    options = Options(root=site.root, out=site.root / "site", write=False)
+    builder = Builder(options)
+    assert builder.build().ok
+    china = (site.root / "content/countries/china.yaml").read_text()
+    site.write("content/countries/korea.yaml", china.replace("China", "Korea").replace("CN", "KR"))
+    site.write(
+        "content/linked.md", "---\ntitle: Linked\n---\nSee [Korea](index.md#country-korea).\n"
+    )
+    incremental = builder.build()
+    full = Builder(options).build()
+    assert incremental.ok, [d.format() for d in incremental.report.diagnostics]
+    assert full.ok and served_tree(incremental) == served_tree(full)
+
+
 def test_rebuild_without_changes_renders_nothing(make_site) -> None:
     site = make_site({"content/timeline.md": TIMELINE})
     builder = Builder(Options(root=site.root, out=site.root / "site", write=False))
