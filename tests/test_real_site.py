@@ -160,3 +160,25 @@ def test_every_link_resolves_as_files_on_disk(built: Path) -> None:
             ):
                 broken.append(f"{page}: {ref} (fragment)")
     assert broken == []
+
+
+def citation_numbers(html: str) -> list[int]:
+    """The reference numbers a page cites, in the order they appear: text and measures."""
+    soup = BeautifulSoup(html, "html.parser")
+    return [int(a.get_text()) for a in soup.select("main sup.cite a")]
+
+
+def test_citations_are_numbered_in_reading_order_on_every_page(built: Path) -> None:
+    cited = 0
+    for page in pages(built):
+        html = (built / page).read_text("utf-8")
+        numbers = citation_numbers(html)
+        first_uses = list(dict.fromkeys(numbers))
+        assert first_uses == list(range(1, len(first_uses) + 1)), page
+        soup = BeautifulSoup(html, "html.parser")
+        listed = [li["id"] for li in soup.select("main .references ol > li")]
+        assert listed == [f"ref-{n}" for n in first_uses], page
+        for a in soup.select("main sup.cite a"):
+            assert a["href"] == f"#ref-{a.get_text()}", page
+        cited += bool(numbers)
+    assert cited >= 12
