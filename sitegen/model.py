@@ -109,7 +109,7 @@ class Page:
     template: str
     inputs: tuple[str, ...]  # project files this page is made from
     anchors: frozenset[str]  # ids other pages may link to
-    references: tuple[str, ...] = ()  # source ids, numbered from 1
+    references: tuple[str, ...] = ()  # source ids; render.Citations numbers them
     document: Document | None = None
     country: Country | None = None
     summary: str | None = None
@@ -130,10 +130,6 @@ class Page:
     def is_index(self) -> bool:
         """Whether the page lists the whole site, and so reads nearly all of the model."""
         return self.kind in ("home", "countries", "sources")
-
-    def number(self, source_id: str) -> int:
-        """The reference number of a source on this page."""
-        return self.references.index(source_id) + 1
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,71 @@ def test_country_page_measures_related_backlinks_references(make_site) -> None:
     assert mentions == ["../../index.html"]
 
 
+JAPAN_NARRATIVE = """\
+    ---
+    title: Japan
+    ---
+    China objected [@mfa-statement]; Japan planned to exclude the vendors [@reuters-japan].
+    """
+
+
+def cited_numbers(page) -> list[tuple[str, str]]:
+    """Each citation on the page, in order: where it is (text or measures) and its number."""
+    return [
+        ("measures" if a.find_parent("table") else "text", a.get_text())
+        for a in page.select("main sup.cite a")
+    ]
+
+
+def reference_list(page) -> list[tuple[str, str]]:
+    return [
+        (li["id"], li.select_one("a[href*='#']")["href"]) for li in page.select(".references li")
+    ]
+
+
+def test_country_page_numbers_narrative_then_measures(make_site) -> None:
+    site = make_site({"content/countries/japan.md": JAPAN_NARRATIVE})
+    assert site.build().code == 0
+    page = site.html("countries/japan/index.html")
+    assert cited_numbers(page) == [
+        ("text", "1"),
+        ("text", "2"),
+        ("measures", "2"),
+        ("measures", "3"),
+    ]
+    assert reference_list(page) == [
+        ("ref-1", "../../sources/index.html#mfa-statement"),
+        ("ref-2", "../../sources/index.html#reuters-japan"),
+        ("ref-3", "../../sources/index.html#kyodo-decision"),
+    ]
+
+
+def test_a_template_showing_measures_first_numbers_them_first(make_site) -> None:
+    site = make_site({"content/countries/japan.md": JAPAN_NARRATIVE})
+    template = (site.root / "templates/country.html").read_text("utf-8")
+    body = "{{ body }}\n"
+    assert template.count(body) == 1
+    moved = template.replace(body, "").replace("{% set related", body + "{% set related")
+    site.write("templates/country.html", moved)
+    assert site.build().code == 0
+    page = site.html("countries/japan/index.html")
+    assert cited_numbers(page) == [
+        ("measures", "1"),
+        ("measures", "2"),
+        ("text", "3"),
+        ("text", "1"),
+    ]
+    assert [(a["href"], a["id"]) for a in page.select("main p sup.cite a")] == [
+        ("#ref-3", "cite-3-1"),
+        ("#ref-1", "cite-1-1"),
+    ]
+    assert reference_list(page) == [
+        ("ref-1", "../../sources/index.html#reuters-japan"),
+        ("ref-2", "../../sources/index.html#kyodo-decision"),
+        ("ref-3", "../../sources/index.html#mfa-statement"),
+    ]
+
+
 def test_related_is_shown_both_ways(make_site) -> None:
     site = make_site()
     site.build()
