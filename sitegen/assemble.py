@@ -330,7 +330,7 @@ def _check_related(
 
 
 def _ref(country: Country) -> CountryRef:
-    return CountryRef(country.slug, country.name, country.status)
+    return CountryRef(country.slug, country.name, country.status, country.as_of)
 
 
 def _front(page: MarkdownFile, report: Report) -> dict[str, Any] | None:
@@ -643,7 +643,7 @@ def _country_page(
         document=document,
         country=country,
         summary=country.summary,
-        updated=front.get("updated") or country.as_of,
+        updated=front.get("updated"),  # never the status date: see Country.as_of
     )
 
 

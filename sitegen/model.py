@@ -81,7 +81,7 @@ class Country:
     code: str
     summary: str
     status: str
-    as_of: dt.date
+    as_of: dt.date  # the date the status describes, not a date the page was updated
     related: tuple[str, ...]
     measures: tuple[Measure, ...]  # in date order
     location: Location
@@ -166,11 +166,13 @@ class PageLink:
 
 @dataclass(frozen=True)
 class CountryRef:
-    """How a country is shown on another country's page: name, link and status."""
+    """How a country is shown on another country's page: name, link, status and the
+    date the status describes."""
 
     slug: str
     name: str
     status: str
+    as_of: dt.date
 
     @property
     def url(self) -> str:

@@ -51,7 +51,7 @@ def test_home_table_lists_every_country_with_status(make_site) -> None:
             row.th.get_text(strip=True),
             row.th.a["href"],
             row.select_one(".status").get_text(),
-            row.select_one("time")["datetime"],
+            row.select_one('td[data-label="Latest measure"] time')["datetime"],
             row.select_one(".confidence").get_text(),
         )
         for row in rows

@@ -149,8 +149,8 @@ def test_sitemap_lists_every_page_but_404_with_absolute_urls(make_site) -> None:
         BASE: "2018-12-10",
         f"{BASE}about/": None,
         f"{BASE}countries/": None,
-        f"{BASE}countries/china/": "2018-12-07",
-        f"{BASE}countries/japan/": "2018-12-10",
+        f"{BASE}countries/china/": None,  # a status date is not a date of change
+        f"{BASE}countries/japan/": None,
         f"{BASE}sources/": None,
     }
 
@@ -173,11 +173,8 @@ def test_atom_feed_lists_updated_pages_newest_first(make_site) -> None:
     entries = [
         (e.findtext(f"{ATOM}id"), e.findtext(f"{ATOM}updated")) for e in root.iter(f"{ATOM}entry")
     ]
-    assert entries == [
-        (BASE, "2018-12-10T00:00:00Z"),
-        (f"{BASE}countries/japan/", "2018-12-10T00:00:00Z"),
-        (f"{BASE}countries/china/", "2018-12-07T00:00:00Z"),
-    ]
+    # only pages whose writer gave them an `updated:` date
+    assert entries == [(BASE, "2018-12-10T00:00:00Z")]
     assert root.findtext(f"{ATOM}updated") == "2018-12-10T00:00:00Z"
     first = next(root.iter(f"{ATOM}entry"))
     link = first.find(f"{ATOM}link")
@@ -250,7 +247,7 @@ def test_json_ld_describes_the_page_and_its_citations(make_site) -> None:
     assert data["inLanguage"] == "en"
     assert data["publisher"] == {"@type": "Organization", "name": "Test Desk", "url": BASE}
     assert data["license"] == "https://creativecommons.org/licenses/by/4.0/"
-    assert data["dateModified"] == "2018-12-10"
+    assert "dateModified" not in data  # the narrative gives no `updated:`
     assert data["citation"] == [
         {
             "@type": "CreativeWork",
@@ -307,9 +304,8 @@ def test_cite_block_has_plain_text_and_bibtex(make_site) -> None:
     block = page.select_one("footer .cite-page")
     assert block is not None
     text = " ".join(block.p.get_text().split())
-    assert text == (
-        "Cite this page: Test Desk, “Japan”, Test explainer, "
-        f"{BASE}countries/japan/, last updated 10 December 2018."
+    assert (
+        text == "Cite this page: Test Desk, “Japan”, Test explainer, " + f"{BASE}countries/japan/."
     )
     pre = block.select_one("details pre")
     assert pre is not None
@@ -319,11 +315,13 @@ def test_cite_block_has_plain_text_and_bibtex(make_site) -> None:
         "  author = {{Test Desk}},\n"
         "  organization = {Test Desk},\n"
         f"  howpublished = {{\\url{{{BASE}countries/japan/}}}},\n"
-        "  year = {2018},\n"
-        "  month = dec,\n"
-        "  note = {Test explainer. Last updated 2018-12-10}\n"
+        "  note = {Test explainer}\n"
         "}"
     )
+    home = site.html("index.html").select_one("footer .cite-page")
+    assert " ".join(home.p.get_text().split()).endswith(", last updated 10 December 2018.")
+    home_bibtex = home.select_one("details pre").get_text()
+    assert "  year = {2018},\n  month = dec,\n  note = {Last updated 2018-12-10}\n" in home_bibtex
     about = site.html("about/index.html").select_one("footer .cite-page pre").get_text()
     assert "year" not in about and "month" not in about
     assert "note = {Test explainer}" in about
@@ -344,3 +342,51 @@ def test_bibtex_escapes_special_characters(make_site) -> None:
     assert bibtex_escape("a\n  b") == "a b"
     assert bibtex_url("https://x.org/a{b}%20#c") == r"https://x.org/a\%7Bb\%7D\%20\#c"
     assert bibtex_key("https://Example.org/a_b/") == "example-org-a-b"
+
+
+def test_a_country_page_shows_only_the_update_date_its_writer_gave(make_site) -> None:
+    site = built(make_site)
+    japan = site.html("countries/japan/index.html")
+    footer = " ".join(japan.select_one("footer").get_text().split())
+    assert "updated" not in footer.lower()
+    assert "dateModified" not in json_ld(japan)
+    status = " ".join(japan.select_one(".country-status").get_text().split())
+    assert status == "Status: Planned as of 10 December 2018"
+    rows = site.html("index.html").select("table.status-table tbody tr")
+    assert [" ".join(r.select_one('td[data-label="Status"]').get_text().split()) for r in rows] == [
+        "Opposes restrictions as of 7 December 2018",
+        "Planned as of 10 December 2018",
+    ]
+    related = japan.select_one("#related ~ ul li")
+    assert (
+        " ".join(related.get_text().split()) == "China: Opposes restrictions as of 7 December 2018"
+    )
+
+
+def test_a_country_page_shows_the_update_date_its_writer_gave(make_site) -> None:
+    narrative = BASE_FILES["content/countries/japan.md"].replace(
+        "title: Japan", "title: Japan\n        updated: 2018-12-12"
+    )
+    site = built(make_site, {"content/countries/japan.md": narrative})
+    japan = site.html("countries/japan/index.html")
+    footer = japan.select_one("footer p time")
+    assert footer is not None and footer["datetime"] == "2018-12-12"
+    assert json_ld(japan)["dateModified"] == "2018-12-12"
+    cite = " ".join(japan.select_one("footer .cite-page p").get_text().split())
+    assert cite.endswith(", last updated 12 December 2018.")
+    assert (
+        "note = {Test explainer. Last updated 2018-12-12}"
+        in japan.select_one("footer .cite-page pre").get_text()
+    )
+    root = ET.fromstring((site.root / "site/feed.xml").read_bytes())
+    assert [e.findtext(f"{ATOM}id") for e in root.iter(f"{ATOM}entry")] == [
+        f"{BASE}countries/japan/",
+        BASE,
+    ]
+    sitemap = ET.fromstring((site.root / "site/sitemap.xml").read_bytes())
+    lastmod = {
+        u.findtext(f"{SITEMAP}loc"): u.findtext(f"{SITEMAP}lastmod")
+        for u in sitemap.iter(f"{SITEMAP}url")
+    }
+    assert lastmod[f"{BASE}countries/japan/"] == "2018-12-12"
+    assert lastmod[f"{BASE}countries/china/"] is None

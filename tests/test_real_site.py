@@ -182,3 +182,20 @@ def test_citations_are_numbered_in_reading_order_on_every_page(built: Path) -> N
             assert a["href"] == f"#ref-{a.get_text()}", page
         cited += bool(numbers)
     assert cited >= 12
+
+
+def test_country_pages_show_no_update_date_but_the_one_written(built: Path) -> None:
+    for table in sorted((PROJECT / "content/countries").glob("*.yaml")):
+        narrative = table.with_suffix(".md")
+        front = narrative.read_text("utf-8").split("---")[1] if narrative.exists() else ""
+        written = [
+            line.split(":", 1)[1].strip()
+            for line in front.splitlines()
+            if line.startswith("updated:")
+        ]
+        soup = BeautifulSoup(
+            (built / f"countries/{table.stem}/index.html").read_text(), "html.parser"
+        )
+        shown = [t["datetime"] for t in soup.select("footer time")]
+        assert shown == written * 2, table.stem  # the footer's line and "cite this page"
+        assert ("Last updated" in soup.select_one("footer").get_text()) == bool(written)
