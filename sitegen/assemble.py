@@ -237,21 +237,33 @@ def _country(doc: YamlDoc, report: Report) -> Country | None:
         )
         return None
     measures: list[tuple[Any, ...]] = []
+    first_line: dict[str, int] = {}  # each measure id, and the line that first gives it
     for index in range(len(raw_measures)):
         fields = check_mapping(doc, ("measures", index), MEASURE_FIELDS, report, "measure")
-        if fields is not None:
-            measures.append((fields["date"], index, fields))
+        if fields is None:
+            continue
+        where = doc.at(("measures", index, "id"))
+        if fields["id"] in first_line:
+            report.error(
+                where,
+                f"duplicate measure id '{fields['id']}' "
+                f"(first used at line {first_line[fields['id']]})",
+                "give each measure of the country its own id",
+            )
+            continue
+        first_line[fields["id"]] = where.line
+        measures.append((fields["date"], index, fields))
     if len(measures) != len(raw_measures):
         return None
     ordered = tuple(
         Measure(
             country=country_slug,
-            anchor=f"measure-{position}",
+            anchor=f"measure-{fields['id']}",
             location=doc.at(("measures", index)),
             sources_location=doc.at(("measures", index, "sources")),
             **fields,
         )
-        for position, (_, index, fields) in enumerate(sorted(measures, key=lambda m: m[:2]), 1)
+        for _, index, fields in sorted(measures, key=lambda m: m[:2])
     )
     values.setdefault("related", ())
     return Country(slug=country_slug, measures=ordered, location=doc.at(), **values)
@@ -649,13 +661,12 @@ def _country_page(
 
 def _measures_in_order(countries: Iterable[Country]) -> tuple[Measure, ...]:
     """Every measure, by date, then by its country's name and its place there."""
-    names = {c.slug: c.name for c in countries}
-    return tuple(
-        sorted(
-            (m for c in countries for m in c.measures),
-            key=lambda m: (m.date, names[m.country], m.anchor),
-        )
+    placed = sorted(
+        ((m.date, c.name, c.slug, place), m)
+        for c in countries
+        for place, m in enumerate(c.measures)
     )
+    return tuple(m for _, m in placed)
 
 
 def _unique_urls(pages: list[Page], report: Report) -> dict[str, Page]:

@@ -53,7 +53,8 @@ class Source:
 @dataclass(frozen=True)
 class Measure:
     country: str
-    anchor: str
+    anchor: str  # measure-<id>: the measure's place on its country page
+    id: str
     date: PartialDate
     actor: str
     action: str

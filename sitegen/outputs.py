@@ -39,6 +39,7 @@ SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 CSV_COLUMNS = (
     "country",
     "code",
+    "id",
     "date",
     "date_precision",
     "actor",
@@ -138,6 +139,7 @@ def _absolute(site: Site, url: str) -> str:
 
 def _measure_data(site: Site, country: Country, measure: Measure) -> dict[str, Any]:
     return {
+        "id": measure.id,
         "date": measure.date.iso,
         "date_precision": measure.date.precision,
         "actor": measure.actor,
@@ -215,6 +217,7 @@ def measures_csv(site: Site) -> bytes:
             row = (
                 country.name,
                 country.code,
+                measure.id,
                 measure.date.iso,
                 measure.date.precision,
                 measure.actor,

@@ -205,6 +205,24 @@ def slug(value: Any) -> str:
     )
 
 
+# A measure's id is part of a URL (its anchor) and of every row that downloads it.
+MEASURE_ID_MOST = 60
+
+
+def measure_id(value: Any) -> str:
+    """A measure's own id, fixed once written: its anchor and its key in the downloads,
+    so that adding or moving a measure changes no other measure's address."""
+    if isinstance(value, str) and SLUG_RE.fullmatch(value) and len(value) <= MEASURE_ID_MOST:
+        return value
+    shown = value if isinstance(value, str | int) and not isinstance(value, bool) else None
+    what = f"'{shown}'" if shown is not None else _type_name(value)
+    raise Invalid(
+        f"{what} is not a valid measure id",
+        f"use lower-case letters, digits and single hyphens, at most {MEASURE_ID_MOST} "
+        "characters, that say what the measure is, like procurement-rules-agreed",
+    )
+
+
 def country_code(value: Any) -> str:
     if isinstance(value, str) and re.fullmatch(r"[A-Z]{2}", value):
         return value
@@ -348,6 +366,7 @@ COUNTRY_FIELDS = (
 )
 
 MEASURE_FIELDS = (
+    Field("id", measure_id, required=True),
     Field("date", partial_date, required=True),
     Field("actor", line, required=True),
     Field("action", text, required=True),

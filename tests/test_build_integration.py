@@ -109,7 +109,8 @@ def test_country_page_measures_related_backlinks_references(make_site) -> None:
     page = site.html("countries/japan/index.html")
     assert page.h1.get_text() == "Japan"
     rows = page.select("table.measures tbody tr")
-    assert [r["id"] for r in rows] == ["measure-1", "measure-2"]
+    # anchored by their ids, in date order (the file lists them the other way round)
+    assert [r["id"] for r in rows] == ["measure-exclusion-reported", "measure-policy-agreed"]
     assert [r.select_one("time")["datetime"] for r in rows] == ["2018-12", "2018-12-10"]
     assert [r.select_one(".confidence").get_text() for r in rows] == ["Reported", "Confirmed"]
     # the narrative cites reuters-japan as [1]; the measures add kyodo-decision as [2]
@@ -202,7 +203,7 @@ def test_sources_index_backlinks_to_pages_and_measures(make_site) -> None:
         "../index.html",
         "../about/index.html",
         "../countries/japan/index.html",
-        "../countries/japan/index.html#measure-1",
+        "../countries/japan/index.html#measure-exclusion-reported",
     ]
     kyodo = page.select_one("li#kyodo-decision")
     assert [a.get_text() for a in kyodo.select(".cited-by a")] == [
@@ -281,10 +282,11 @@ def test_builds_are_byte_identical(make_site) -> None:
 def test_quoted_and_bare_dates_are_both_accepted(make_site) -> None:
     site = make_site()
     text = (site.root / "content/countries/china.yaml").read_text()
+    assert text.count("as_of: 2018-12-07") == text.count("  date: 2018-12-07") == 1
     site.write(
         "content/countries/china.yaml",
         text.replace("as_of: 2018-12-07", 'as_of: "2018-12-07"').replace(
-            "- date: 2018-12-07", '- date: "2018-12-07"'
+            "  date: 2018-12-07", '  date: "2018-12-07"'
         ),
     )
     assert site.build().code == 0

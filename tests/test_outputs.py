@@ -53,6 +53,7 @@ def test_measures_csv_has_one_row_per_measure_with_sources(make_site) -> None:
         ("Japan", "JP", "2018-12-10", "day"),
     ]
     assert all(r["source_ids"].split() for r in rows)
+    assert [r["id"] for r in rows] == ["concern", "exclusion-reported", "policy-agreed"]
     japan = rows[1]
     assert japan["source_ids"] == "reuters-japan"
     assert japan["source_urls"] == "https://example.com/reuters"
@@ -117,7 +118,8 @@ def test_countries_json_matches_the_yaml(make_site) -> None:
     assert month["sources"] == [{"id": "reuters-japan", "url": "https://example.com/reuters"}]
     day = next(m for m in japan["measures"] if m["date"] == "2018-12-10")
     assert day["sources"] == [{"id": "kyodo-decision", "url": None}]
-    assert day["url"].startswith(f"{BASE}countries/japan/#measure-")
+    assert day["id"] == "policy-agreed"
+    assert day["url"] == f"{BASE}countries/japan/#measure-policy-agreed"
     text = output(site, "data/countries.json")
     assert text.endswith("}\n") and "\r" not in text
 
