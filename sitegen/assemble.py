@@ -42,6 +42,7 @@ from .schema import (
     Invalid,
     check_mapping,
     slug,
+    vendor_problems,
 )
 from .yamldoc import YamlDoc
 
@@ -241,6 +242,11 @@ def _country(doc: YamlDoc, report: Report) -> Country | None:
     for index in range(len(raw_measures)):
         fields = check_mapping(doc, ("measures", index), MEASURE_FIELDS, report, "measure")
         if fields is None:
+            continue
+        problems = vendor_problems(fields["vendors"], fields.get("affects", ()))
+        for field, problem in problems:
+            report.error(doc.at(("measures", index, field)), problem.message, problem.hint)
+        if problems:
             continue
         where = doc.at(("measures", index, "id"))
         if fields["id"] in first_line:

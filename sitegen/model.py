@@ -65,6 +65,7 @@ class Measure:
     location: Location
     sources_location: Location
     note: str | None = None
+    affects: tuple[str, ...] = ()  # vendors affected, per the reporting, but not named
 
     @property
     def confidence_label(self) -> str:
@@ -72,7 +73,13 @@ class Measure:
 
     @property
     def vendor_labels(self) -> tuple[str, ...]:
+        """The vendors the measure names."""
         return tuple(VENDORS[v] for v in self.vendors)
+
+    @property
+    def affects_labels(self) -> tuple[str, ...]:
+        """The vendors the reporting says it affects without its naming them."""
+        return tuple(VENDORS[v] for v in self.affects)
 
 
 @dataclass(frozen=True)

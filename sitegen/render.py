@@ -37,6 +37,7 @@ from .model import Page, Site
 from .schema import (
     CONFIDENCE_MEANINGS,
     CONFIDENCES,
+    MEASURE_MEANINGS,
     SOURCE_KINDS,
     STATUS_MEANINGS,
     STATUSES,
@@ -144,6 +145,7 @@ def page_context(site: Any, page: Page) -> dict[str, object]:
         "canonical": urls.absolute(base, page.url),
         "citations": citations,
         "body": _Body(citations, page.document) if page.document else Markup(""),
+        "MEASURE_MEANINGS": MEASURE_MEANINGS,
     }
 
 

@@ -77,11 +77,13 @@ Converter = Callable[[Any], Any]
 
 @dataclass(frozen=True)
 class Field:
-    """One declared field: how to convert it, and whether it must be present."""
+    """One declared field: how to convert it, whether it must be present, and what it
+    means where the pages or the downloads need to say so."""
 
     name: str
     convert: Converter
     required: bool = False
+    meaning: str = ""
 
 
 def _type_name(value: Any) -> str:
@@ -371,7 +373,18 @@ MEASURE_FIELDS = (
     Field("actor", line, required=True),
     Field("action", text, required=True),
     Field("scope", text, required=True),
-    Field("vendors", list_of(one_of(VENDORS), min_items=1), required=True),
+    Field(
+        "vendors",
+        list_of(one_of(VENDORS)),
+        required=True,
+        meaning="the vendors the measure itself names",
+    ),
+    Field(
+        "affects",
+        list_of(one_of(VENDORS)),
+        meaning="the vendors the reporting says the measure affects, though the measure "
+        "does not name them",
+    ),
     Field("confidence", one_of(CONFIDENCES), required=True),
     Field("sources", list_of(slug, min_items=1), required=True),
     Field("note", text),
@@ -388,3 +401,38 @@ SOURCE_FIELDS = (
     Field("note", text),
     Field("excerpts", list_of(text, min_items=1)),
 )
+
+MEASURE_MEANINGS: Mapping[str, str] = {f.name: f.meaning for f in MEASURE_FIELDS if f.meaning}
+
+
+def vendor_problems(
+    vendors: tuple[str, ...], affects: tuple[str, ...]
+) -> list[tuple[str, Invalid]]:
+    """What is wrong with a measure's two lists of vendors, each with the field to point at.
+
+    `vendors` is what the measure names and `affects` what the reporting adds, so a vendor
+    belongs in one of them, and a measure must concern at least one vendor.
+    """
+    if not vendors and not affects:
+        return [
+            (
+                "vendors",
+                Invalid(
+                    "the measure names no vendor and lists none it affects",
+                    "list the vendors it names in 'vendors', or, if it names none, those the "
+                    "reporting says it affects in 'affects'",
+                ),
+            )
+        ]
+    return [
+        (
+            "affects",
+            Invalid(
+                f"'{vendor}' is in both 'vendors' and 'affects'",
+                "a vendor the measure names goes in 'vendors' only; 'affects' is for those "
+                "it does not name",
+            ),
+        )
+        for vendor in affects
+        if vendor in vendors
+    ]

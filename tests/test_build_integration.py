@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, SiteDir
+from conftest import BASE_FILES, PROJECT, SiteDir
 
 from sitegen import cli
 from sitegen.pipeline import run
@@ -185,6 +185,39 @@ def test_a_template_showing_measures_first_numbers_them_first(make_site) -> None
         ("ref-2", "../../sources/index.html#kyodo-decision"),
         ("ref-3", "../../sources/index.html#mfa-statement"),
     ]
+
+
+def test_measures_say_which_vendors_they_name_and_which_the_reporting_says_they_affect(
+    make_site,
+) -> None:
+    japan = BASE_FILES["content/countries/japan.yaml"]
+    japan = japan.replace(
+        "vendors: [huawei, zte]\n            confidence: confirmed",
+        "vendors: []\n            affects: [huawei, zte]\n            confidence: confirmed",
+    ).replace(
+        "vendors: [huawei, zte]\n            confidence: reported",
+        "vendors: [huawei]\n            affects: [zte]\n            confidence: reported",
+    )
+    site = make_site({"content/countries/japan.yaml": japan})
+    assert site.build().code == 0
+    page = site.html("countries/japan/index.html")
+    cells = [
+        [line.strip() for line in td.get_text("\n").splitlines()]
+        for td in page.select('table.measures td[data-label="Vendors"]')
+    ]
+    assert cells == [
+        ["Names: Huawei", "Affects, per reporting: ZTE"],
+        ["Names no vendor", "Affects, per reporting: Huawei, ZTE"],
+    ]
+    explained = " ".join(page.select_one("table.measures").find_next("p").get_text().split())
+    assert explained == (
+        "Vendors: “Names” gives the vendors the measure itself names; “Affects, per "
+        "reporting” gives the vendors the reporting says the measure affects, though the "
+        "measure does not name them."
+    )
+    china = site.html("countries/china/index.html")
+    cell = china.select_one('table.measures td[data-label="Vendors"]')
+    assert cell.get_text() == "Names: Huawei, ZTE"
 
 
 def test_related_is_shown_both_ways(make_site) -> None:
