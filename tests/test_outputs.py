@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import textwrap
 import xml.etree.ElementTree as ET
@@ -11,7 +12,8 @@ import yaml
 from conftest import BASE_FILES, SiteDir
 
 from sitegen.metadata import bibtex_escape, bibtex_key, bibtex_url, og_locale, script_json
-from sitegen.outputs import collisions, neutralise
+from sitegen.outputs import COUNTRY_TABLE_FIELDS, collisions, csv_column, neutralise
+from sitegen.schema import MEASURE_FIELDS, SOURCE_FIELDS
 
 BASE = "https://example.org/sub/path/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -59,7 +61,7 @@ def test_measures_csv_has_one_row_per_measure_with_sources(make_site) -> None:
     assert japan["source_urls"] == "https://example.com/reuters"
     assert japan["vendors"] == "huawei zte"
     assert japan["confidence"] == "reported"
-    assert rows[2]["source_urls"] == ""  # kyodo-decision has no URL
+    assert rows[2]["source_urls"] == "(none)"  # kyodo-decision has no URL
 
 
 def test_measures_csv_neutralises_formulas(make_site) -> None:
@@ -122,6 +124,106 @@ def test_countries_json_matches_the_yaml(make_site) -> None:
     assert day["url"] == f"{BASE}countries/japan/#measure-policy-agreed"
     text = output(site, "data/countries.json")
     assert text.endswith("}\n") and "\r" not in text
+
+
+# Every field set somewhere: a note and the vendors a measure affects but does not name,
+# related countries, and a measure citing a source without a URL before one with it.
+EVERY_FIELD = {
+    "content/countries/japan.yaml": BASE_FILES["content/countries/japan.yaml"]
+    .replace(
+        "vendors: [huawei, zte]\n            confidence: reported",
+        "vendors: [huawei]\n            affects: [zte]\n            confidence: reported",
+    )
+    .replace(
+        "sources: [reuters-japan]\n",
+        "sources: [reuters-japan]\n            note: A caveat, with a comma\n",
+    )
+    .replace("sources: [kyodo-decision]", "sources: [kyodo-decision, reuters-japan]"),
+    "content/sources.yaml": BASE_FILES["content/sources.yaml"].replace(
+        "kind: news\n          excerpts:",
+        "kind: news\n          author: A. Reporter\n          note: A syndicated copy\n"
+        "          excerpts:",
+    ),
+}
+
+
+def as_written(value: object) -> object:
+    """A YAML value as the downloads write it: dates in ISO form."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def as_cell(value: object) -> str:
+    """A YAML value as a CSV cell: lists of ids separated by spaces."""
+    if isinstance(value, list):
+        return " ".join(value)
+    return "" if value is None else str(as_written(value))
+
+
+def test_every_declared_field_reaches_both_downloads(make_site) -> None:
+    site = built(make_site, EVERY_FIELD)
+    tables = {
+        slug: yaml.safe_load(textwrap.dedent(EVERY_FIELD.get(path, BASE_FILES[path])))
+        for slug, path in (
+            ("china", "content/countries/china.yaml"),
+            ("japan", "content/countries/japan.yaml"),
+        )
+    }
+    bibliography = yaml.safe_load(textwrap.dedent(EVERY_FIELD["content/sources.yaml"]))
+    measures = [m for table in tables.values() for m in table["measures"]]
+    # the site sets every declared field, so none can be left out unseen
+    assert {f.name for f in COUNTRY_TABLE_FIELDS} <= {k for t in tables.values() for k in t}
+    assert {f.name for f in MEASURE_FIELDS} <= {k for m in measures for k in m}
+    assert {f.name for f in SOURCE_FIELDS} <= {k for s in bibliography for k in s}
+
+    data = json.loads(output(site, "data/countries.json"))
+    rows = csv_rows(site)
+    assert len(rows) == len(measures)
+    urls = {s["id"]: s.get("url") for s in bibliography}
+    for country in data["countries"]:
+        table = tables[country["slug"]]
+        for field in COUNTRY_TABLE_FIELDS:
+            if field.name in table:
+                assert country[field.name] == as_written(table[field.name]), field.name
+            else:
+                assert country[field.name] in (None, []), field.name
+        for measure in table["measures"]:
+            (got,) = [m for m in country["measures"] if m["id"] == measure["id"]]
+            (row,) = [r for r in rows if (r["country"], r["id"]) == (table["name"], measure["id"])]
+            for field in COUNTRY_TABLE_FIELDS:
+                column = csv_column("country", field.name)
+                assert row[column] == as_cell(table.get(field.name)), column
+            for field in MEASURE_FIELDS:
+                column = csv_column("measure", field.name)
+                assert row[column] == as_cell(measure.get(field.name)), column
+                if field.name == "sources":
+                    assert [s["id"] for s in got["sources"]] == measure["sources"]
+                    assert [s["url"] for s in got["sources"]] == [
+                        urls[s] for s in measure["sources"]
+                    ]
+                elif field.name in measure:
+                    assert got[field.name] == as_written(measure[field.name]), field.name
+                else:
+                    assert got[field.name] in (None, []), field.name
+            # one URL slot per source id, in the same order
+            slots = row["source_urls"].split(" ")
+            assert slots == [urls[s] or "(none)" for s in measure["sources"]]
+            assert (
+                row["url"]
+                == got["url"]
+                == (f"{BASE}countries/{country['slug']}/#measure-{measure['id']}")
+            )
+    japan = next(r for r in rows if r["id"] == "policy-agreed")
+    assert japan["source_urls"] == "(none) https://example.com/reuters"
+    cited = {s for m in measures for s in m["sources"]}
+    expected = [s for s in bibliography if s["id"] in cited]
+    assert sorted(s["id"] for s in data["sources"]) == sorted(s["id"] for s in expected)
+    for source in expected:
+        (got,) = [s for s in data["sources"] if s["id"] == source["id"]]
+        for field in SOURCE_FIELDS:
+            if field.name in source:
+                assert got[field.name] == as_written(source[field.name]), field.name
+            else:
+                assert got[field.name] in (None, []), field.name
 
 
 def test_downloads_are_linked_relatively(make_site) -> None:
