@@ -197,6 +197,13 @@ def _sources(doc: YamlDoc | None, report: Report) -> dict[str, Source]:
         if values is None:
             continue
         source = Source(location=doc.at((index,)), **values)
+        if source.title and source.untitled:
+            report.error(
+                doc.at((index, "untitled")),
+                "a source with a title cannot also say why it has none",
+                "keep 'title' and remove 'untitled', or the other way round",
+            )
+            continue
         if source.id in GENERATED_IDS or _GENERATED_PATTERN.fullmatch(source.id):
             report.error(
                 doc.at((index, "id")),

@@ -14,7 +14,7 @@ from . import urls
 from .dates import PartialDate
 from .errors import Location
 from .markdown import Document
-from .schema import CONFIDENCES, SOURCE_KINDS, STATUSES, VENDORS
+from .schema import CONFIDENCES, SOURCE_KINDS, STATUSES, TITLED_KINDS, VENDORS
 
 # The template of a search page: the search index is built only for a site that has one.
 SEARCH_TEMPLATE = "search.html"
@@ -44,10 +44,24 @@ class Source:
     author: str | None = None
     note: str | None = None
     excerpts: tuple[str, ...] = ()
+    untitled: str | None = None  # why there is no title, in the writer's words
 
     @property
     def kind_label(self) -> str:
         return SOURCE_KINDS[self.kind]
+
+    @property
+    def in_place_of_title(self) -> str | None:
+        """What a reference shows where a title would be: the source's own reason; for
+        a kind whose works have titles, that it is not confirmed; else nothing (a
+        spokesperson's statement has no title to miss)."""
+        if self.title:
+            return None
+        if self.untitled:
+            return self.untitled
+        if self.kind in TITLED_KINDS:
+            return f"{TITLED_KINDS[self.kind]} not confirmed"
+        return None
 
 
 @dataclass(frozen=True)

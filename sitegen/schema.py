@@ -57,6 +57,9 @@ SOURCE_KINDS: Mapping[str, str] = {
     "law": "Law",
     "reference": "Reference work",
 }
+# The kinds whose works always have a title, and what it is called: for these a source
+# without one says its title is not confirmed. A statement or a directive may have none.
+TITLED_KINDS: Mapping[str, str] = {"news": "headline", "law": "title", "reference": "title"}
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Characters HTML and XML cannot carry (YAML's escapes, like "\0", can still write them).
@@ -394,6 +397,11 @@ SOURCE_FIELDS = (
     Field("id", slug, required=True),
     Field("publisher", line, required=True),
     Field("title", line),
+    Field(
+        "untitled",
+        line,
+        meaning="why the source has no title here, in a few plain words shown in its place",
+    ),
     Field("date", partial_date, required=True),
     Field("url", web_url),
     Field("kind", one_of(SOURCE_KINDS), required=True),

@@ -81,8 +81,29 @@ def test_several_citations_in_one_bracket(make_site) -> None:
     page = site.html("about/index.html")
     assert [a.get_text() for a in page.select("sup.cite a")] == ["1", "2"]
     refs = [" ".join(li.get_text().split()) for li in page.select(".references li")]
-    assert refs[0].startswith("Ministry of Foreign Affairs, headline unconfirmed, December 2018")
+    # an official statement has no headline to miss; a news report's is said to be
+    # unconfirmed, unless the source says in its own words why it has no title
+    assert refs[0].startswith("Ministry of Foreign Affairs, December 2018.")
     assert refs[1].startswith("Reuters, Japan to ban")
+    sources = site.html("sources/index.html")
+    kyodo = " ".join(sources.select_one("li#kyodo-decision p").get_text().split())
+    assert kyodo == "Kyodo, headline not confirmed, 10 December 2018. News report"
+    assert sources.select_one("li#kyodo-decision .untitled") is not None
+    assert sources.select_one("li#mfa-statement .untitled") is None
+
+
+def test_a_source_may_say_why_it_has_no_title(make_site) -> None:
+    files = BASE_FILES["content/sources.yaml"].replace(
+        "publisher: Kyodo\n",
+        "publisher: Kyodo\n          untitled: a wire report seen only in copies\n",
+    )
+    site = make_site({"content/sources.yaml": files})
+    assert site.build().code == 0
+    kyodo = site.html("sources/index.html").select_one("li#kyodo-decision p")
+    assert kyodo.select_one(".untitled").get_text() == "a wire report seen only in copies"
+    assert " ".join(kyodo.get_text().split()) == (
+        "Kyodo, a wire report seen only in copies, 10 December 2018. News report"
+    )
 
 
 def test_content_links_are_rewritten_relative(make_site) -> None:

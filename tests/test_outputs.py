@@ -139,11 +139,13 @@ EVERY_FIELD = {
         "sources: [reuters-japan]\n            note: A caveat, with a comma\n",
     )
     .replace("sources: [kyodo-decision]", "sources: [kyodo-decision, reuters-japan]"),
-    "content/sources.yaml": BASE_FILES["content/sources.yaml"].replace(
+    "content/sources.yaml": BASE_FILES["content/sources.yaml"]
+    .replace(
         "kind: news\n          excerpts:",
         "kind: news\n          author: A. Reporter\n          note: A syndicated copy\n"
         "          excerpts:",
-    ),
+    )
+    .replace("publisher: Kyodo\n", "publisher: Kyodo\n          untitled: seen only in copies\n"),
 }
 
 
