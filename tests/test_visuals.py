@@ -80,12 +80,12 @@ def test_each_tile_says_its_code_and_status_in_text(make_site) -> None:
         found[code] = (tile.title.get_text(), statuses, tile["class"])
     assert found == {
         "CN": (
-            "China: Opposes restrictions",
+            "China: Opposes restrictions as of 7 December 2018",
             list(dict.fromkeys(TILE_LABELS["opposes"])),
             ["tile", "tile-opposes"],
         ),
         "JP": (
-            "Japan: Planned",
+            "Japan: Planned as of 10 December 2018",
             list(dict.fromkeys(TILE_LABELS["planned"])),
             ["tile", "tile-planned"],
         ),
@@ -139,7 +139,7 @@ def test_text_from_yaml_is_escaped_not_injected(make_site) -> None:
     )
     home = site.html("index.html")
     tile = next(t for t in tiles(home) if the(t, ".tile-code").get_text() == "FR")
-    assert tile.title.get_text() == f"{EVIL_NAME}: Ban"
+    assert tile.title.get_text() == f"{EVIL_NAME}: Ban as of 10 December 2018"
     chart = the(site.html("timeline/index.html"), "figure.vis-chart")
     mark = next(a for a in chart.select("a.mark") if "evil" in a["href"])
     assert (
