@@ -139,7 +139,8 @@ def country(rng: random.Random, n: int, countries: int, sources: int) -> str:
     ]
     for m in range(rng.randint(2, 3)):
         lines += [
-            f'  - date: "201{6 + m}-{1 + (n + m) % 12:02d}"',
+            f"  - id: measure-of-201{6 + m}",
+            f'    date: "201{6 + m}-{1 + (n + m) % 12:02d}"',
             f"    actor: Ministry of {rng.choice(WORDS)}",
             f"    action: {json.dumps(sentence(rng, 6, 12))}",
             f"    scope: {rng.choice(WORDS)} {rng.choice(WORDS)}",

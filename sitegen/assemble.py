@@ -42,6 +42,7 @@ from .schema import (
     Invalid,
     check_mapping,
     slug,
+    vendor_problems,
 )
 from .yamldoc import YamlDoc
 
@@ -228,6 +229,13 @@ def _sources(doc: YamlDoc | None, report: Report) -> dict[str, Source]:
         if values is None:
             continue
         source = Source(location=doc.at((index,)), **values)
+        if source.title and source.untitled:
+            report.error(
+                doc.at((index, "untitled")),
+                "a source with a title cannot also say why it has none",
+                "keep 'title' and remove 'untitled', or the other way round",
+            )
+            continue
         if source.id in GENERATED_IDS or _GENERATED_PATTERN.fullmatch(source.id):
             report.error(
                 doc.at((index, "id")),
@@ -269,21 +277,38 @@ def _country(doc: YamlDoc, report: Report) -> Country | None:
         )
         return None
     measures: list[tuple[Any, ...]] = []
+    first_line: dict[str, int] = {}  # each measure id, and the line that first gives it
     for index in range(len(raw_measures)):
         fields = check_mapping(doc, ("measures", index), MEASURE_FIELDS, report, "measure")
-        if fields is not None:
-            measures.append((fields["date"], index, fields))
+        if fields is None:
+            continue
+        problems = vendor_problems(fields["vendors"], fields.get("affects", ()))
+        for field, problem in problems:
+            report.error(doc.at(("measures", index, field)), problem.message, problem.hint)
+        if problems:
+            continue
+        where = doc.at(("measures", index, "id"))
+        if fields["id"] in first_line:
+            report.error(
+                where,
+                f"duplicate measure id '{fields['id']}' "
+                f"(first used at line {first_line[fields['id']]})",
+                "give each measure of the country its own id",
+            )
+            continue
+        first_line[fields["id"]] = where.line
+        measures.append((fields["date"], index, fields))
     if len(measures) != len(raw_measures):
         return None
     ordered = tuple(
         Measure(
             country=country_slug,
-            anchor=f"measure-{position}",
+            anchor=f"measure-{fields['id']}",
             location=doc.at(("measures", index)),
             sources_location=doc.at(("measures", index, "sources")),
             **fields,
         )
-        for position, (_, index, fields) in enumerate(sorted(measures, key=lambda m: m[:2]), 1)
+        for _, index, fields in sorted(measures, key=lambda m: m[:2])
     )
     values.setdefault("related", ())
     return Country(slug=country_slug, measures=ordered, location=doc.at(), **values)
@@ -362,7 +387,7 @@ def _check_related(
 
 
 def _ref(country: Country) -> CountryRef:
-    return CountryRef(country.slug, country.name, country.status)
+    return CountryRef(country.slug, country.name, country.status, country.as_of)
 
 
 def _front(page: MarkdownFile, report: Report) -> dict[str, Any] | None:
@@ -690,19 +715,18 @@ def _country_page(
         document=document,
         country=country,
         summary=country.summary,
-        updated=front.get("updated") or country.as_of,
+        updated=front.get("updated"),  # never the status date: see Country.as_of
     )
 
 
 def _measures_in_order(countries: Iterable[Country]) -> tuple[Measure, ...]:
     """Every measure, by date, then by its country's name and its place there."""
-    names = {c.slug: c.name for c in countries}
-    return tuple(
-        sorted(
-            (m for c in countries for m in c.measures),
-            key=lambda m: (m.date, names[m.country], m.anchor),
-        )
+    placed = sorted(
+        ((m.date, c.name, c.slug, place), m)
+        for c in countries
+        for place, m in enumerate(c.measures)
     )
+    return tuple(m for _, m in placed)
 
 
 def case_clashes(outputs: Iterable[str], others: Iterable[str]) -> dict[str, tuple[str, str]]:

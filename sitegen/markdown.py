@@ -210,6 +210,12 @@ class _State:
 
 
 class _CitationProcessor(InlineProcessor):
+    """Turn `[@a; @b]` into a <sup> of links, numbered later by _CitationNumberer.
+
+    Python-Markdown converts inline text depth last (a list's items after the paragraphs
+    that follow the list), so numbers given here would not follow the reading order.
+    """
+
     def __init__(self, state: _State) -> None:
         super().__init__(CITATION_RE)
         self.state = state
@@ -220,20 +226,35 @@ class _CitationProcessor(InlineProcessor):
         sup = etree.Element("sup", {"class": "cite"})
         sup.text = "["
         for position, source_id in enumerate(ids):
-            number = self.state.numbers.setdefault(source_id, len(self.state.numbers) + 1)
-            self.state.occurrences[number] += 1
-            anchor = etree.SubElement(
-                sup,
-                "a",
-                {
-                    "href": f"#ref-{number}",
-                    "id": f"cite-{number}-{self.state.occurrences[number]}",
-                    "role": "doc-noteref",
-                },
-            )
-            anchor.text = str(number)
+            anchor = etree.SubElement(sup, "a", {_CITE_ID: source_id, "role": "doc-noteref"})
             anchor.tail = ", " if position < len(ids) - 1 else "]"
         return sup, m.start(0), m.end(0)
+
+
+# Holds a citation's source id from the inline pass until it is numbered: no element the
+# text writes can have it when numbering begins, as each one found is removed.
+_CITE_ID = "data-sitegen-cite"
+
+
+class _CitationNumberer(Treeprocessor):
+    """Number the citations in reading order: the first source cited in the document, as
+    it reads from top to bottom (paragraphs, lists, tables, footnotes), is [1]."""
+
+    def __init__(self, md: markdown.Markdown, state: _State) -> None:
+        super().__init__(md)
+        self.state = state
+
+    def run(self, root: etree.Element) -> None:
+        numbers, occurrences = self.state.numbers, self.state.occurrences
+        for element in root.iter("a"):
+            source_id = element.attrib.pop(_CITE_ID, None)
+            if source_id is None:
+                continue
+            number = numbers.setdefault(source_id, len(numbers) + 1)
+            occurrences[number] += 1
+            element.set("href", f"#ref-{number}")
+            element.set("id", f"cite-{number}-{occurrences[number]}")
+            element.text = str(number)
 
 
 class _BadCitationProcessor(InlineProcessor):
@@ -353,6 +374,8 @@ class _ExplainerExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
         md.inlinePatterns.register(_CitationProcessor(self.state), "citation", 175)
         md.inlinePatterns.register(_BadCitationProcessor(self.state), "bad_citation", 174)
+        # After the inline pass (20) and the footnotes' (15, 19), before the links (4).
+        md.treeprocessors.register(_CitationNumberer(md, self.state), "cite_numbers", 12)
         md.treeprocessors.register(_LinkProcessor(md, self.state), "content_links", 4)
         md.treeprocessors.register(_IdCollector(md, self.state), "collect_ids", -10)
 

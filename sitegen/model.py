@@ -14,7 +14,7 @@ from . import urls
 from .dates import PartialDate
 from .errors import Location
 from .markdown import Document
-from .schema import CONFIDENCES, SOURCE_KINDS, STATUSES, VENDORS
+from .schema import CONFIDENCES, SOURCE_KINDS, STATUSES, TITLED_KINDS, VENDORS
 
 # The template of a search page: the search index is built only for a site that has one.
 SEARCH_TEMPLATE = "search.html"
@@ -44,16 +44,31 @@ class Source:
     author: str | None = None
     note: str | None = None
     excerpts: tuple[str, ...] = ()
+    untitled: str | None = None  # why there is no title, in the writer's words
 
     @property
     def kind_label(self) -> str:
         return SOURCE_KINDS[self.kind]
 
+    @property
+    def in_place_of_title(self) -> str | None:
+        """What a reference shows where a title would be: the source's own reason; for
+        a kind whose works have titles, that it is not confirmed; else nothing (a
+        spokesperson's statement has no title to miss)."""
+        if self.title:
+            return None
+        if self.untitled:
+            return self.untitled
+        if self.kind in TITLED_KINDS:
+            return f"{TITLED_KINDS[self.kind]} not confirmed"
+        return None
+
 
 @dataclass(frozen=True)
 class Measure:
     country: str
-    anchor: str
+    anchor: str  # measure-<id>: the measure's place on its country page
+    id: str
     date: PartialDate
     actor: str
     action: str
@@ -64,6 +79,7 @@ class Measure:
     location: Location
     sources_location: Location
     note: str | None = None
+    affects: tuple[str, ...] = ()  # vendors affected, per the reporting, but not named
 
     @property
     def confidence_label(self) -> str:
@@ -71,7 +87,13 @@ class Measure:
 
     @property
     def vendor_labels(self) -> tuple[str, ...]:
+        """The vendors the measure names."""
         return tuple(VENDORS[v] for v in self.vendors)
+
+    @property
+    def affects_labels(self) -> tuple[str, ...]:
+        """The vendors the reporting says it affects without its naming them."""
+        return tuple(VENDORS[v] for v in self.affects)
 
 
 @dataclass(frozen=True)
@@ -81,7 +103,7 @@ class Country:
     code: str
     summary: str
     status: str
-    as_of: dt.date
+    as_of: dt.date  # the date the status describes, not a date the page was updated
     related: tuple[str, ...]
     measures: tuple[Measure, ...]  # in date order
     location: Location
@@ -109,7 +131,7 @@ class Page:
     template: str
     inputs: tuple[str, ...]  # project files this page is made from
     anchors: frozenset[str]  # ids other pages may link to
-    references: tuple[str, ...] = ()  # source ids, numbered from 1
+    references: tuple[str, ...] = ()  # source ids; render.Citations numbers them
     document: Document | None = None
     country: Country | None = None
     summary: str | None = None
@@ -130,10 +152,6 @@ class Page:
     def is_index(self) -> bool:
         """Whether the page lists the whole site, and so reads nearly all of the model."""
         return self.kind in ("home", "countries", "sources")
-
-    def number(self, source_id: str) -> int:
-        """The reference number of a source on this page."""
-        return self.references.index(source_id) + 1
 
 
 @dataclass(frozen=True)
@@ -170,11 +188,13 @@ class PageLink:
 
 @dataclass(frozen=True)
 class CountryRef:
-    """How a country is shown on another country's page: name, link and status."""
+    """How a country is shown on another country's page: name, link, status and the
+    date the status describes."""
 
     slug: str
     name: str
     status: str
+    as_of: dt.date
 
     @property
     def url(self) -> str:

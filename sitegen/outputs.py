@@ -18,9 +18,11 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
 from . import urls
+from .dates import PartialDate
 from .errors import Location, Report
 from .metadata import headline
-from .model import Country, Listing, Measure, Site
+from .model import Country, Listing, Measure, Site, Source
+from .schema import COUNTRY_FIELDS, MEASURE_FIELDS, SOURCE_FIELDS, Field
 
 T = TypeVar("T")
 
@@ -36,20 +38,23 @@ GENERATED_FILES = frozenset({SITEMAP, ROBOTS, FEED, urls.NOT_FOUND})
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
-CSV_COLUMNS = (
-    "country",
-    "code",
-    "date",
-    "date_precision",
-    "actor",
-    "action",
-    "scope",
-    "vendors",
-    "confidence",
-    "source_ids",
-    "source_urls",
-    "note",
-)
+# The fields of a country's fact table that are the country's own (not its measures).
+COUNTRY_TABLE_FIELDS = tuple(f for f in COUNTRY_FIELDS if f.name != "measures")
+# The CSV's column for a field of the fact tables, where it is not the field's name.
+_CSV_NAMES = {
+    ("country", "name"): "country",
+    ("country", "summary"): "country_summary",
+    ("measure", "sources"): "source_ids",
+}
+# Columns that follow a field's: what the CSV adds to make it plain.
+_CSV_AFTER = {
+    ("measure", "date"): ("date_precision",),
+    ("measure", "sources"): ("source_urls",),
+}
+# In source_urls, the slot of a source that has no URL: never a URL, and not a formula.
+NO_URL = "(none)"
+
+
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Characters XML 1.0 cannot carry at all, not even escaped.
@@ -136,53 +141,68 @@ def _absolute(site: Site, url: str) -> str:
     return urls.absolute(site.settings.base_url, url)
 
 
+def _value(value: Any) -> Any:
+    """A field's value as JSON has it: dates in ISO form, lists as lists."""
+    if isinstance(value, PartialDate):
+        return value.iso
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _fields(record: Any, fields: Iterable[Field]) -> dict[str, Any]:
+    """Every declared field of a record, set or not (null, or [] for a list)."""
+    return {field.name: _value(getattr(record, field.name)) for field in fields}
+
+
 def _measure_data(site: Site, country: Country, measure: Measure) -> dict[str, Any]:
-    return {
-        "date": measure.date.iso,
-        "date_precision": measure.date.precision,
-        "actor": measure.actor,
-        "action": measure.action,
-        "scope": measure.scope,
-        "vendors": list(measure.vendors),
-        "confidence": measure.confidence,
-        "confidence_label": measure.confidence_label,
-        "note": measure.note,
-        "url": f"{_absolute(site, country.url)}#{measure.anchor}",
-        "sources": [
-            {"id": sid, "url": site.source_by_id[sid].url if sid in site.source_by_id else None}
-            for sid in measure.sources
-        ],
-    }
+    data = _fields(measure, MEASURE_FIELDS)
+    data["date_precision"] = measure.date.precision
+    data["confidence_label"] = measure.confidence_label
+    data["url"] = f"{_absolute(site, country.url)}#{measure.anchor}"
+    data["sources"] = [
+        {"id": sid, "url": site.source_by_id[sid].url if sid in site.source_by_id else None}
+        for sid in measure.sources
+    ]
+    return data
+
+
+def _source_data(source: Source) -> dict[str, Any]:
+    data = _fields(source, SOURCE_FIELDS)
+    data["date_precision"] = source.date.precision
+    data["kind_label"] = source.kind_label
+    return data
 
 
 def countries_data(site: Site) -> dict[str, Any]:
-    """Every country and its measures, as in the YAML, with absolute URLs."""
+    """Every country with every field of its fact table and its measures', and every
+    source they cite with every field of the bibliography, with absolute URLs."""
     settings = site.settings
+    countries = []
+    for country in site.countries:
+        data = _fields(country, COUNTRY_TABLE_FIELDS)
+        data["slug"] = country.slug
+        data["status_label"] = country.status_label
+        data["url"] = _absolute(site, country.url)
+        data["measures"] = [_measure_data(site, country, m) for m in country.measures]
+        countries.append(data)
+    cited = {sid for country in site.countries for m in country.measures for sid in m.sources}
     return {
         "title": settings.title,
         "url": _absolute(site, urls.HOME),
         "publisher": settings.publisher,
         "licence": settings.licence,
         "licence_url": settings.licence_url,
-        "countries": [
-            {
-                "slug": country.slug,
-                "name": country.name,
-                "code": country.code,
-                "summary": country.summary,
-                "status": country.status,
-                "status_label": country.status_label,
-                "as_of": country.as_of.isoformat(),
-                "url": _absolute(site, country.url),
-                "measures": [_measure_data(site, country, m) for m in country.measures],
-            }
-            for country in site.countries
-        ],
+        "countries": countries,
+        "sources": [_source_data(s) for s in site.sources if s.id in cited],
     }
 
 
 def countries_json(site: Site) -> bytes:
-    """The countries download: an object with one country a line, each line compact.
+    """The countries download: an object with one country, and one source, a line, each
+    line compact.
 
     Indented throughout, the file would be encoded by the json module's pure-Python
     encoder; compact lines go through its C encoder, and a diff still shows which
@@ -191,9 +211,9 @@ def countries_json(site: Site) -> bytes:
     encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
     lines = []
     for key in sorted(data):
-        if key == "countries":
-            rows = ",\n".join(f"    {encode(country)}" for country in data[key])
-            lines.append(f'  "countries": [\n{rows}\n  ]' if rows else '  "countries": []')
+        if key in ("countries", "sources"):
+            rows = ",\n".join(f"    {encode(item)}" for item in data[key])
+            lines.append(f'  "{key}": [\n{rows}\n  ]' if rows else f'  "{key}": []')
         else:
             lines.append(f"  {encode(key)}: {encode(data[key])}")
     return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
@@ -204,29 +224,57 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
+def csv_column(table: str, field: str) -> str:
+    """The CSV column of a declared field: `table` is "country" or "measure"."""
+    return _CSV_NAMES.get((table, field), field)
+
+
+def csv_columns() -> tuple[str, ...]:
+    """Every column of measures.csv: a column for each declared field of the fact tables,
+    in the schema's order, those that follow some of them, and the measure's URL."""
+    columns: list[str] = []
+    for table, fields in (("country", COUNTRY_TABLE_FIELDS), ("measure", MEASURE_FIELDS)):
+        for field in fields:
+            columns.append(csv_column(table, field.name))
+            columns.extend(_CSV_AFTER.get((table, field.name), ()))
+    columns.append("url")
+    return tuple(columns)
+
+
+def _cell(value: Any) -> str:
+    """A field's value in a cell: a list of ids (none holds a space) separated by spaces."""
+    value = _value(value)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(value)
+    return str(value)
+
+
 def measures_csv(site: Site) -> bytes:
-    """One row per measure; lists (vendors, sources) are separated by spaces."""
+    """One row per measure, with every field of its country's fact table and its own.
+
+    Lists of ids (related, vendors, affects, source_ids) are separated by spaces;
+    source_urls has one slot per source id, in the same order, NO_URL where a source
+    has no URL, so the two always line up."""
+    columns = csv_columns()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(columns)
     for country in site.countries:
+        shared = {
+            csv_column("country", f.name): _cell(getattr(country, f.name))
+            for f in COUNTRY_TABLE_FIELDS
+        }
         for measure in country.measures:
+            row = dict(shared)
+            for field in MEASURE_FIELDS:
+                row[csv_column("measure", field.name)] = _cell(getattr(measure, field.name))
+            row["date_precision"] = measure.date.precision
             known = [site.source_by_id.get(sid) for sid in measure.sources]
-            row = (
-                country.name,
-                country.code,
-                measure.date.iso,
-                measure.date.precision,
-                measure.actor,
-                measure.action,
-                measure.scope,
-                " ".join(measure.vendors),
-                measure.confidence,
-                " ".join(measure.sources),
-                " ".join(s.url for s in known if s and s.url),
-                measure.note or "",
-            )
-            writer.writerow([neutralise(cell) for cell in row])
+            row["source_urls"] = " ".join(s.url if s and s.url else NO_URL for s in known)
+            row["url"] = f"{_absolute(site, country.url)}#{measure.anchor}"
+            writer.writerow([neutralise(row[column]) for column in columns])
     return buffer.getvalue().encode("utf-8")
 
 

@@ -34,12 +34,13 @@ from .deps import (
 )
 from .errors import Location, Report
 from .layout import not_content
-from .markdown import report_taken_ids
+from .markdown import Document, report_taken_ids
 from .metadata import bibtex, json_ld, og_locale
 from .model import Page, Site
 from .schema import (
     CONFIDENCE_MEANINGS,
     CONFIDENCES,
+    MEASURE_MEANINGS,
     SOURCE_KINDS,
     STATUS_MEANINGS,
     STATUSES,
@@ -117,6 +118,45 @@ def make_environment(templates: Path) -> jinja2.Environment:
     return env
 
 
+class Citations:
+    """The reference numbers of one page as it is rendered, in the order it reads.
+
+    A template asks for a source's number where it shows the citation (`number`), and
+    the body registers its own citations where `{{ body }}` is placed, so the first
+    source cited as the page reads is [1] whatever the order of its parts (a country's
+    narrative before its measures or after). The reference list (`listed`) comes last.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.numbers: dict[str, int] = {}
+
+    def number(self, source_id: str) -> int:
+        """The source's number on this page: the next one, the first time it is cited."""
+        return self.numbers.setdefault(source_id, len(self.numbers) + 1)
+
+    def listed(self) -> list[str]:
+        """Every source the page cites, by number; any not yet shown are numbered last."""
+        for source_id in self.page.references:
+            self.number(source_id)
+        return list(self.numbers)
+
+
+class _Body:
+    """`{{ body }}`: the placeholder for the page's HTML, which numbers the body's
+    citations at the place the template puts it."""
+
+    def __init__(self, citations: Citations, document: Document) -> None:
+        self.citations, self.document = citations, document
+
+    def __html__(self) -> str:
+        for source_id in self.document.citations:
+            self.citations.number(source_id)
+        return BODY_SLOT
+
+    __str__ = __html__
+
+
 def page_context(site: Any, page: Page) -> dict[str, object]:
     """What a template may use: the page, the site, and link helpers bound to this page.
 
@@ -131,13 +171,16 @@ def page_context(site: Any, page: Page) -> dict[str, object]:
             return urls.absolute(base, urls.output_path(target) if "." in target else target)
         return urls.relative(page.url, target)
 
+    citations = Citations(page)
     return {
         "site": site,
         "settings": settings,
         "page": page,
         "url": url,
         "canonical": urls.absolute(base, page.url),
-        "body": Markup(BODY_SLOT) if page.document else Markup(""),
+        "citations": citations,
+        "body": _Body(citations, page.document) if page.document else Markup(""),
+        "MEASURE_MEANINGS": MEASURE_MEANINGS,
     }
 
 
@@ -192,6 +235,33 @@ def _id_in_templates(anchor: str, template: str, templates: TemplateSources | No
             if index >= 0:
                 return Location(f"templates/{name}", source.count("\n", 0, index) + 1)
     return Location(f"templates/{template}")
+
+
+# A citation as markdown.py writes it: [N] links to reference N, and is its k-th use.
+_CITE_LINK = re.compile(rb'<a href="#ref-(\d+)" id="cite-\1-(\d+)" role="doc-noteref">\1</a>')
+
+
+def renumber_body(html: bytes, document: Document, citations: Citations) -> bytes:
+    """The body with its citations carrying the page's numbers where they differ from
+    the document's own (when the page cites sources before the body does)."""
+    mapping = {
+        str(index).encode(): str(citations.numbers[source_id]).encode()
+        for index, source_id in enumerate(document.citations, 1)
+        if source_id in citations.numbers
+    }
+    if all(old == new for old, new in mapping.items()):
+        return html
+
+    def relabel(match: re.Match[bytes]) -> bytes:
+        new = mapping.get(match.group(1), match.group(1))
+        return b'<a href="#ref-%s" id="cite-%s-%s" role="doc-noteref">%s</a>' % (
+            new,
+            new,
+            match.group(2),
+            new,
+        )
+
+    return _CITE_LINK.sub(relabel, html)
 
 
 def _template_location(exc: BaseException, templates: Path) -> Location | None:
@@ -329,9 +399,15 @@ def render_pages(
         recorder.note(("page", page.url))
         for name in templates_read.closure(page.template):
             recorder.note(("template", name))
-        shell = _render_one(page, RecordingSite(site, recorder), env, templates, report)
+        context = page_context(RecordingSite(site, recorder), page)
+        shell = _render_one(page, context, env, templates, report)
         if shell is not None and not ids_written_twice(page, shell, report, templates_read):
-            body = fill_body(shell, page.document.html_bytes if page.document else b"")
+            body = b""
+            if page.document is not None:
+                citations = context["citations"]
+                assert isinstance(citations, Citations)
+                body = renumber_body(page.document.html_bytes, page.document, citations)
+            body = fill_body(shell, body)
             rendered[page.output] = _made(page.output, body, dict(recorder.read), build)
     return rendered
 
@@ -363,10 +439,14 @@ def render_generated(
 
 
 def _render_one(
-    page: Page, site: Any, env: jinja2.Environment, templates: Path, report: Report
+    page: Page,
+    context: Mapping[str, object],
+    env: jinja2.Environment,
+    templates: Path,
+    report: Report,
 ) -> str | None:
     try:
-        return env.get_template(page.template).render(page_context(site, page))
+        return env.get_template(page.template).render(context)
     except jinja2.TemplateSyntaxError as exc:
         where = Location(f"templates/{exc.name or page.template}", exc.lineno or 1)
         report.error(where, f"template syntax error: {exc.message}", "fix the template's syntax")

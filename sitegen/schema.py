@@ -57,6 +57,9 @@ SOURCE_KINDS: Mapping[str, str] = {
     "law": "Law",
     "reference": "Reference work",
 }
+# The kinds whose works always have a title, and what it is called: for these a source
+# without one says its title is not confirmed. A statement or a directive may have none.
+TITLED_KINDS: Mapping[str, str] = {"news": "headline", "law": "title", "reference": "title"}
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Characters HTML and XML cannot carry (YAML's escapes, like "\0", can still write them).
@@ -77,11 +80,13 @@ Converter = Callable[[Any], Any]
 
 @dataclass(frozen=True)
 class Field:
-    """One declared field: how to convert it, and whether it must be present."""
+    """One declared field: how to convert it, whether it must be present, and what it
+    means where the pages or the downloads need to say so."""
 
     name: str
     convert: Converter
     required: bool = False
+    meaning: str = ""
 
 
 def _type_name(value: Any) -> str:
@@ -202,6 +207,24 @@ def slug(value: Any) -> str:
     raise Invalid(
         f"'{value}' is not a valid id",
         "use lower-case letters, digits and single hyphens, like new-zealand",
+    )
+
+
+# A measure's id is part of a URL (its anchor) and of every row that downloads it.
+MEASURE_ID_MOST = 60
+
+
+def measure_id(value: Any) -> str:
+    """A measure's own id, fixed once written: its anchor and its key in the downloads,
+    so that adding or moving a measure changes no other measure's address."""
+    if isinstance(value, str) and SLUG_RE.fullmatch(value) and len(value) <= MEASURE_ID_MOST:
+        return value
+    shown = value if isinstance(value, str | int) and not isinstance(value, bool) else None
+    what = f"'{shown}'" if shown is not None else _type_name(value)
+    raise Invalid(
+        f"{what} is not a valid measure id",
+        f"use lower-case letters, digits and single hyphens, at most {MEASURE_ID_MOST} "
+        "characters, that say what the measure is, like procurement-rules-agreed",
     )
 
 
@@ -349,11 +372,23 @@ COUNTRY_FIELDS = (
 )
 
 MEASURE_FIELDS = (
+    Field("id", measure_id, required=True),
     Field("date", partial_date, required=True),
     Field("actor", line, required=True),
     Field("action", text, required=True),
     Field("scope", text, required=True),
-    Field("vendors", list_of(one_of(VENDORS), min_items=1), required=True),
+    Field(
+        "vendors",
+        list_of(one_of(VENDORS)),
+        required=True,
+        meaning="the vendors the measure itself names",
+    ),
+    Field(
+        "affects",
+        list_of(one_of(VENDORS)),
+        meaning="the vendors the reporting says the measure affects, though the measure "
+        "does not name them",
+    ),
     Field("confidence", one_of(CONFIDENCES), required=True),
     Field("sources", list_of(slug, min_items=1), required=True),
     Field("note", text),
@@ -363,6 +398,11 @@ SOURCE_FIELDS = (
     Field("id", slug, required=True),
     Field("publisher", line, required=True),
     Field("title", line),
+    Field(
+        "untitled",
+        line,
+        meaning="why the source has no title here, in a few plain words shown in its place",
+    ),
     Field("date", partial_date, required=True),
     Field("url", web_url),
     Field("kind", one_of(SOURCE_KINDS), required=True),
@@ -370,3 +410,38 @@ SOURCE_FIELDS = (
     Field("note", text),
     Field("excerpts", list_of(text, min_items=1)),
 )
+
+MEASURE_MEANINGS: Mapping[str, str] = {f.name: f.meaning for f in MEASURE_FIELDS if f.meaning}
+
+
+def vendor_problems(
+    vendors: tuple[str, ...], affects: tuple[str, ...]
+) -> list[tuple[str, Invalid]]:
+    """What is wrong with a measure's two lists of vendors, each with the field to point at.
+
+    `vendors` is what the measure names and `affects` what the reporting adds, so a vendor
+    belongs in one of them, and a measure must concern at least one vendor.
+    """
+    if not vendors and not affects:
+        return [
+            (
+                "vendors",
+                Invalid(
+                    "the measure names no vendor and lists none it affects",
+                    "list the vendors it names in 'vendors', or, if it names none, those the "
+                    "reporting says it affects in 'affects'",
+                ),
+            )
+        ]
+    return [
+        (
+            "affects",
+            Invalid(
+                f"'{vendor}' is in both 'vendors' and 'affects'",
+                "a vendor the measure names goes in 'vendors' only; 'affects' is for those "
+                "it does not name",
+            ),
+        )
+        for vendor in affects
+        if vendor in vendors
+    ]

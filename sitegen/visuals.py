@@ -204,7 +204,8 @@ def _tile(country: Country, column: int, row: int, columns: int, wide: bool, url
     top = row * (TILE_HEIGHT + TILE_GAP_Y)
     short, long = tile_labels(country.status)
     status_class = f"tile-{country.status}"
-    label = f"{country.name}: {country.status_label}"
+    as_of = PartialDate(country.as_of.year, country.as_of.month, country.as_of.day).display
+    label = f"{country.name}: {country.status_label} as of {as_of}"
     texts = [
         f'<text class="tile-code" x="{_pct(centre)}" y="{top + 22}">{escape(country.code)}</text>'
     ]

@@ -57,14 +57,16 @@ BASE_FILES: dict[str, str] = {
         as_of: 2018-12-10
         related: [china]
         measures:
-          - date: 2018-12-10
+          - id: policy-agreed
+            date: 2018-12-10
             actor: Government of Japan
             action: Agreed a procurement policy
             scope: Government procurement
             vendors: [huawei, zte]
             confidence: confirmed
             sources: [kyodo-decision]
-          - date: 2018-12
+          - id: exclusion-reported
+            date: 2018-12
             actor: Government of Japan
             action: Reported to plan an exclusion
             scope: Government procurement
@@ -87,7 +89,8 @@ BASE_FILES: dict[str, str] = {
         status: opposes
         as_of: 2018-12-07
         measures:
-          - date: 2018-12-07
+          - id: concern
+            date: 2018-12-07
             actor: Ministry of Foreign Affairs
             action: Expressed serious concern
             scope: Japan's reported plan

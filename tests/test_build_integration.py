@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, SiteDir
+from conftest import BASE_FILES, PROJECT, SiteDir
 
 from sitegen import cli
 from sitegen.pipeline import run
@@ -51,7 +51,7 @@ def test_home_table_lists_every_country_with_status(make_site) -> None:
             row.th.get_text(strip=True),
             row.th.a["href"],
             row.select_one(".status").get_text(),
-            row.select_one("time")["datetime"],
+            row.select_one('td[data-label="Latest measure"] time')["datetime"],
             row.select_one(".confidence").get_text(),
         )
         for row in rows
@@ -81,8 +81,29 @@ def test_several_citations_in_one_bracket(make_site) -> None:
     page = site.html("about/index.html")
     assert [a.get_text() for a in page.select("sup.cite a")] == ["1", "2"]
     refs = [" ".join(li.get_text().split()) for li in page.select(".references li")]
-    assert refs[0].startswith("Ministry of Foreign Affairs, headline unconfirmed, December 2018")
+    # an official statement has no headline to miss; a news report's is said to be
+    # unconfirmed, unless the source says in its own words why it has no title
+    assert refs[0].startswith("Ministry of Foreign Affairs, December 2018.")
     assert refs[1].startswith("Reuters, Japan to ban")
+    sources = site.html("sources/index.html")
+    kyodo = " ".join(sources.select_one("li#kyodo-decision p").get_text().split())
+    assert kyodo == "Kyodo, headline not confirmed, 10 December 2018. News report"
+    assert sources.select_one("li#kyodo-decision .untitled") is not None
+    assert sources.select_one("li#mfa-statement .untitled") is None
+
+
+def test_a_source_may_say_why_it_has_no_title(make_site) -> None:
+    files = BASE_FILES["content/sources.yaml"].replace(
+        "publisher: Kyodo\n",
+        "publisher: Kyodo\n          untitled: a wire report seen only in copies\n",
+    )
+    site = make_site({"content/sources.yaml": files})
+    assert site.build().code == 0
+    kyodo = site.html("sources/index.html").select_one("li#kyodo-decision p")
+    assert kyodo.select_one(".untitled").get_text() == "a wire report seen only in copies"
+    assert " ".join(kyodo.get_text().split()) == (
+        "Kyodo, a wire report seen only in copies, 10 December 2018. News report"
+    )
 
 
 def test_content_links_are_rewritten_relative(make_site) -> None:
@@ -109,7 +130,8 @@ def test_country_page_measures_related_backlinks_references(make_site) -> None:
     page = site.html("countries/japan/index.html")
     assert page.h1.get_text() == "Japan"
     rows = page.select("table.measures tbody tr")
-    assert [r["id"] for r in rows] == ["measure-1", "measure-2"]
+    # anchored by their ids, in date order (the file lists them the other way round)
+    assert [r["id"] for r in rows] == ["measure-exclusion-reported", "measure-policy-agreed"]
     assert [r.select_one("time")["datetime"] for r in rows] == ["2018-12", "2018-12-10"]
     assert [r.select_one(".confidence").get_text() for r in rows] == ["Reported", "Confirmed"]
     # the narrative cites reuters-japan as [1]; the measures add kyodo-decision as [2]
@@ -119,6 +141,104 @@ def test_country_page_measures_related_backlinks_references(make_site) -> None:
     assert related == ["China"]
     mentions = [a["href"] for a in page.select("#mentioned-in ~ ul a")]
     assert mentions == ["../../index.html"]
+
+
+JAPAN_NARRATIVE = """\
+    ---
+    title: Japan
+    ---
+    China objected [@mfa-statement]; Japan planned to exclude the vendors [@reuters-japan].
+    """
+
+
+def cited_numbers(page) -> list[tuple[str, str]]:
+    """Each citation on the page, in order: where it is (text or measures) and its number."""
+    return [
+        ("measures" if a.find_parent("table") else "text", a.get_text())
+        for a in page.select("main sup.cite a")
+    ]
+
+
+def reference_list(page) -> list[tuple[str, str]]:
+    return [
+        (li["id"], li.select_one("a[href*='#']")["href"]) for li in page.select(".references li")
+    ]
+
+
+def test_country_page_numbers_narrative_then_measures(make_site) -> None:
+    site = make_site({"content/countries/japan.md": JAPAN_NARRATIVE})
+    assert site.build().code == 0
+    page = site.html("countries/japan/index.html")
+    assert cited_numbers(page) == [
+        ("text", "1"),
+        ("text", "2"),
+        ("measures", "2"),
+        ("measures", "3"),
+    ]
+    assert reference_list(page) == [
+        ("ref-1", "../../sources/index.html#mfa-statement"),
+        ("ref-2", "../../sources/index.html#reuters-japan"),
+        ("ref-3", "../../sources/index.html#kyodo-decision"),
+    ]
+
+
+def test_a_template_showing_measures_first_numbers_them_first(make_site) -> None:
+    site = make_site({"content/countries/japan.md": JAPAN_NARRATIVE})
+    template = (site.root / "templates/country.html").read_text("utf-8")
+    body = "{{ body }}\n"
+    assert template.count(body) == 1
+    moved = template.replace(body, "").replace("{% set related", body + "{% set related")
+    site.write("templates/country.html", moved)
+    assert site.build().code == 0
+    page = site.html("countries/japan/index.html")
+    assert cited_numbers(page) == [
+        ("measures", "1"),
+        ("measures", "2"),
+        ("text", "3"),
+        ("text", "1"),
+    ]
+    assert [(a["href"], a["id"]) for a in page.select("main p sup.cite a")] == [
+        ("#ref-3", "cite-3-1"),
+        ("#ref-1", "cite-1-1"),
+    ]
+    assert reference_list(page) == [
+        ("ref-1", "../../sources/index.html#reuters-japan"),
+        ("ref-2", "../../sources/index.html#kyodo-decision"),
+        ("ref-3", "../../sources/index.html#mfa-statement"),
+    ]
+
+
+def test_measures_say_which_vendors_they_name_and_which_the_reporting_says_they_affect(
+    make_site,
+) -> None:
+    japan = BASE_FILES["content/countries/japan.yaml"]
+    japan = japan.replace(
+        "vendors: [huawei, zte]\n            confidence: confirmed",
+        "vendors: []\n            affects: [huawei, zte]\n            confidence: confirmed",
+    ).replace(
+        "vendors: [huawei, zte]\n            confidence: reported",
+        "vendors: [huawei]\n            affects: [zte]\n            confidence: reported",
+    )
+    site = make_site({"content/countries/japan.yaml": japan})
+    assert site.build().code == 0
+    page = site.html("countries/japan/index.html")
+    cells = [
+        [line.strip() for line in td.get_text("\n").splitlines()]
+        for td in page.select('table.measures td[data-label="Vendors"]')
+    ]
+    assert cells == [
+        ["Names: Huawei", "Affects, per reporting: ZTE"],
+        ["Names no vendor", "Affects, per reporting: Huawei, ZTE"],
+    ]
+    explained = " ".join(page.select_one("table.measures").find_next("p").get_text().split())
+    assert explained == (
+        "Vendors: “Names” gives the vendors the measure itself names; “Affects, per "
+        "reporting” gives the vendors the reporting says the measure affects, though the "
+        "measure does not name them."
+    )
+    china = site.html("countries/china/index.html")
+    cell = china.select_one('table.measures td[data-label="Vendors"]')
+    assert cell.get_text() == "Names: Huawei, ZTE"
 
 
 def test_related_is_shown_both_ways(make_site) -> None:
@@ -137,7 +257,7 @@ def test_sources_index_backlinks_to_pages_and_measures(make_site) -> None:
         "../index.html",
         "../about/index.html",
         "../countries/japan/index.html",
-        "../countries/japan/index.html#measure-1",
+        "../countries/japan/index.html#measure-exclusion-reported",
     ]
     kyodo = page.select_one("li#kyodo-decision")
     assert [a.get_text() for a in kyodo.select(".cited-by a")] == [
@@ -216,10 +336,11 @@ def test_builds_are_byte_identical(make_site) -> None:
 def test_quoted_and_bare_dates_are_both_accepted(make_site) -> None:
     site = make_site()
     text = (site.root / "content/countries/china.yaml").read_text()
+    assert text.count("as_of: 2018-12-07") == text.count("  date: 2018-12-07") == 1
     site.write(
         "content/countries/china.yaml",
         text.replace("as_of: 2018-12-07", 'as_of: "2018-12-07"').replace(
-            "- date: 2018-12-07", '- date: "2018-12-07"'
+            "  date: 2018-12-07", '  date: "2018-12-07"'
         ),
     )
     assert site.build().code == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import textwrap
 import xml.etree.ElementTree as ET
@@ -11,7 +12,8 @@ import yaml
 from conftest import BASE_FILES, SiteDir
 
 from sitegen.metadata import bibtex_escape, bibtex_key, bibtex_url, og_locale, script_json
-from sitegen.outputs import collisions, neutralise
+from sitegen.outputs import COUNTRY_TABLE_FIELDS, collisions, csv_column, neutralise
+from sitegen.schema import MEASURE_FIELDS, SOURCE_FIELDS
 
 BASE = "https://example.org/sub/path/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -53,12 +55,13 @@ def test_measures_csv_has_one_row_per_measure_with_sources(make_site) -> None:
         ("Japan", "JP", "2018-12-10", "day"),
     ]
     assert all(r["source_ids"].split() for r in rows)
+    assert [r["id"] for r in rows] == ["concern", "exclusion-reported", "policy-agreed"]
     japan = rows[1]
     assert japan["source_ids"] == "reuters-japan"
     assert japan["source_urls"] == "https://example.com/reuters"
     assert japan["vendors"] == "huawei zte"
     assert japan["confidence"] == "reported"
-    assert rows[2]["source_urls"] == ""  # kyodo-decision has no URL
+    assert rows[2]["source_urls"] == "(none)"  # kyodo-decision has no URL
 
 
 def test_measures_csv_neutralises_formulas(make_site) -> None:
@@ -117,9 +120,112 @@ def test_countries_json_matches_the_yaml(make_site) -> None:
     assert month["sources"] == [{"id": "reuters-japan", "url": "https://example.com/reuters"}]
     day = next(m for m in japan["measures"] if m["date"] == "2018-12-10")
     assert day["sources"] == [{"id": "kyodo-decision", "url": None}]
-    assert day["url"].startswith(f"{BASE}countries/japan/#measure-")
+    assert day["id"] == "policy-agreed"
+    assert day["url"] == f"{BASE}countries/japan/#measure-policy-agreed"
     text = output(site, "data/countries.json")
     assert text.endswith("}\n") and "\r" not in text
+
+
+# Every field set somewhere: a note and the vendors a measure affects but does not name,
+# related countries, and a measure citing a source without a URL before one with it.
+EVERY_FIELD = {
+    "content/countries/japan.yaml": BASE_FILES["content/countries/japan.yaml"]
+    .replace(
+        "vendors: [huawei, zte]\n            confidence: reported",
+        "vendors: [huawei]\n            affects: [zte]\n            confidence: reported",
+    )
+    .replace(
+        "sources: [reuters-japan]\n",
+        "sources: [reuters-japan]\n            note: A caveat, with a comma\n",
+    )
+    .replace("sources: [kyodo-decision]", "sources: [kyodo-decision, reuters-japan]"),
+    "content/sources.yaml": BASE_FILES["content/sources.yaml"]
+    .replace(
+        "kind: news\n          excerpts:",
+        "kind: news\n          author: A. Reporter\n          note: A syndicated copy\n"
+        "          excerpts:",
+    )
+    .replace("publisher: Kyodo\n", "publisher: Kyodo\n          untitled: seen only in copies\n"),
+}
+
+
+def as_written(value: object) -> object:
+    """A YAML value as the downloads write it: dates in ISO form."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def as_cell(value: object) -> str:
+    """A YAML value as a CSV cell: lists of ids separated by spaces."""
+    if isinstance(value, list):
+        return " ".join(value)
+    return "" if value is None else str(as_written(value))
+
+
+def test_every_declared_field_reaches_both_downloads(make_site) -> None:
+    site = built(make_site, EVERY_FIELD)
+    tables = {
+        slug: yaml.safe_load(textwrap.dedent(EVERY_FIELD.get(path, BASE_FILES[path])))
+        for slug, path in (
+            ("china", "content/countries/china.yaml"),
+            ("japan", "content/countries/japan.yaml"),
+        )
+    }
+    bibliography = yaml.safe_load(textwrap.dedent(EVERY_FIELD["content/sources.yaml"]))
+    measures = [m for table in tables.values() for m in table["measures"]]
+    # the site sets every declared field, so none can be left out unseen
+    assert {f.name for f in COUNTRY_TABLE_FIELDS} <= {k for t in tables.values() for k in t}
+    assert {f.name for f in MEASURE_FIELDS} <= {k for m in measures for k in m}
+    assert {f.name for f in SOURCE_FIELDS} <= {k for s in bibliography for k in s}
+
+    data = json.loads(output(site, "data/countries.json"))
+    rows = csv_rows(site)
+    assert len(rows) == len(measures)
+    urls = {s["id"]: s.get("url") for s in bibliography}
+    for country in data["countries"]:
+        table = tables[country["slug"]]
+        for field in COUNTRY_TABLE_FIELDS:
+            if field.name in table:
+                assert country[field.name] == as_written(table[field.name]), field.name
+            else:
+                assert country[field.name] in (None, []), field.name
+        for measure in table["measures"]:
+            (got,) = [m for m in country["measures"] if m["id"] == measure["id"]]
+            (row,) = [r for r in rows if (r["country"], r["id"]) == (table["name"], measure["id"])]
+            for field in COUNTRY_TABLE_FIELDS:
+                column = csv_column("country", field.name)
+                assert row[column] == as_cell(table.get(field.name)), column
+            for field in MEASURE_FIELDS:
+                column = csv_column("measure", field.name)
+                assert row[column] == as_cell(measure.get(field.name)), column
+                if field.name == "sources":
+                    assert [s["id"] for s in got["sources"]] == measure["sources"]
+                    assert [s["url"] for s in got["sources"]] == [
+                        urls[s] for s in measure["sources"]
+                    ]
+                elif field.name in measure:
+                    assert got[field.name] == as_written(measure[field.name]), field.name
+                else:
+                    assert got[field.name] in (None, []), field.name
+            # one URL slot per source id, in the same order
+            slots = row["source_urls"].split(" ")
+            assert slots == [urls[s] or "(none)" for s in measure["sources"]]
+            assert (
+                row["url"]
+                == got["url"]
+                == (f"{BASE}countries/{country['slug']}/#measure-{measure['id']}")
+            )
+    japan = next(r for r in rows if r["id"] == "policy-agreed")
+    assert japan["source_urls"] == "(none) https://example.com/reuters"
+    cited = {s for m in measures for s in m["sources"]}
+    expected = [s for s in bibliography if s["id"] in cited]
+    assert sorted(s["id"] for s in data["sources"]) == sorted(s["id"] for s in expected)
+    for source in expected:
+        (got,) = [s for s in data["sources"] if s["id"] == source["id"]]
+        for field in SOURCE_FIELDS:
+            if field.name in source:
+                assert got[field.name] == as_written(source[field.name]), field.name
+            else:
+                assert got[field.name] in (None, []), field.name
 
 
 def test_downloads_are_linked_relatively(make_site) -> None:
@@ -149,8 +255,8 @@ def test_sitemap_lists_every_page_but_404_with_absolute_urls(make_site) -> None:
         BASE: "2018-12-10",
         f"{BASE}about/": None,
         f"{BASE}countries/": None,
-        f"{BASE}countries/china/": "2018-12-07",
-        f"{BASE}countries/japan/": "2018-12-10",
+        f"{BASE}countries/china/": None,  # a status date is not a date of change
+        f"{BASE}countries/japan/": None,
         f"{BASE}sources/": None,
     }
 
@@ -173,11 +279,8 @@ def test_atom_feed_lists_updated_pages_newest_first(make_site) -> None:
     entries = [
         (e.findtext(f"{ATOM}id"), e.findtext(f"{ATOM}updated")) for e in root.iter(f"{ATOM}entry")
     ]
-    assert entries == [
-        (BASE, "2018-12-10T00:00:00Z"),
-        (f"{BASE}countries/japan/", "2018-12-10T00:00:00Z"),
-        (f"{BASE}countries/china/", "2018-12-07T00:00:00Z"),
-    ]
+    # only pages whose writer gave them an `updated:` date
+    assert entries == [(BASE, "2018-12-10T00:00:00Z")]
     assert root.findtext(f"{ATOM}updated") == "2018-12-10T00:00:00Z"
     first = next(root.iter(f"{ATOM}entry"))
     link = first.find(f"{ATOM}link")
@@ -250,7 +353,7 @@ def test_json_ld_describes_the_page_and_its_citations(make_site) -> None:
     assert data["inLanguage"] == "en"
     assert data["publisher"] == {"@type": "Organization", "name": "Test Desk", "url": BASE}
     assert data["license"] == "https://creativecommons.org/licenses/by/4.0/"
-    assert data["dateModified"] == "2018-12-10"
+    assert "dateModified" not in data  # the narrative gives no `updated:`
     assert data["citation"] == [
         {
             "@type": "CreativeWork",
@@ -307,9 +410,8 @@ def test_cite_block_has_plain_text_and_bibtex(make_site) -> None:
     block = page.select_one("footer .cite-page")
     assert block is not None
     text = " ".join(block.p.get_text().split())
-    assert text == (
-        "Cite this page: Test Desk, “Japan”, Test explainer, "
-        f"{BASE}countries/japan/, last updated 10 December 2018."
+    assert (
+        text == "Cite this page: Test Desk, “Japan”, Test explainer, " + f"{BASE}countries/japan/."
     )
     pre = block.select_one("details pre")
     assert pre is not None
@@ -319,11 +421,13 @@ def test_cite_block_has_plain_text_and_bibtex(make_site) -> None:
         "  author = {{Test Desk}},\n"
         "  organization = {Test Desk},\n"
         f"  howpublished = {{\\url{{{BASE}countries/japan/}}}},\n"
-        "  year = {2018},\n"
-        "  month = dec,\n"
-        "  note = {Test explainer. Last updated 2018-12-10}\n"
+        "  note = {Test explainer}\n"
         "}"
     )
+    home = site.html("index.html").select_one("footer .cite-page")
+    assert " ".join(home.p.get_text().split()).endswith(", last updated 10 December 2018.")
+    home_bibtex = home.select_one("details pre").get_text()
+    assert "  year = {2018},\n  month = dec,\n  note = {Last updated 2018-12-10}\n" in home_bibtex
     about = site.html("about/index.html").select_one("footer .cite-page pre").get_text()
     assert "year" not in about and "month" not in about
     assert "note = {Test explainer}" in about
@@ -344,3 +448,51 @@ def test_bibtex_escapes_special_characters(make_site) -> None:
     assert bibtex_escape("a\n  b") == "a b"
     assert bibtex_url("https://x.org/a{b}%20#c") == r"https://x.org/a\%7Bb\%7D\%20\#c"
     assert bibtex_key("https://Example.org/a_b/") == "example-org-a-b"
+
+
+def test_a_country_page_shows_only_the_update_date_its_writer_gave(make_site) -> None:
+    site = built(make_site)
+    japan = site.html("countries/japan/index.html")
+    footer = " ".join(japan.select_one("footer").get_text().split())
+    assert "updated" not in footer.lower()
+    assert "dateModified" not in json_ld(japan)
+    status = " ".join(japan.select_one(".country-status").get_text().split())
+    assert status == "Status: Planned as of 10 December 2018"
+    rows = site.html("index.html").select("table.status-table tbody tr")
+    assert [" ".join(r.select_one('td[data-label="Status"]').get_text().split()) for r in rows] == [
+        "Opposes restrictions as of 7 December 2018",
+        "Planned as of 10 December 2018",
+    ]
+    related = japan.select_one("#related ~ ul li")
+    assert (
+        " ".join(related.get_text().split()) == "China: Opposes restrictions as of 7 December 2018"
+    )
+
+
+def test_a_country_page_shows_the_update_date_its_writer_gave(make_site) -> None:
+    narrative = BASE_FILES["content/countries/japan.md"].replace(
+        "title: Japan", "title: Japan\n        updated: 2018-12-12"
+    )
+    site = built(make_site, {"content/countries/japan.md": narrative})
+    japan = site.html("countries/japan/index.html")
+    footer = japan.select_one("footer p time")
+    assert footer is not None and footer["datetime"] == "2018-12-12"
+    assert json_ld(japan)["dateModified"] == "2018-12-12"
+    cite = " ".join(japan.select_one("footer .cite-page p").get_text().split())
+    assert cite.endswith(", last updated 12 December 2018.")
+    assert (
+        "note = {Test explainer. Last updated 2018-12-12}"
+        in japan.select_one("footer .cite-page pre").get_text()
+    )
+    root = ET.fromstring((site.root / "site/feed.xml").read_bytes())
+    assert [e.findtext(f"{ATOM}id") for e in root.iter(f"{ATOM}entry")] == [
+        f"{BASE}countries/japan/",
+        BASE,
+    ]
+    sitemap = ET.fromstring((site.root / "site/sitemap.xml").read_bytes())
+    lastmod = {
+        u.findtext(f"{SITEMAP}loc"): u.findtext(f"{SITEMAP}lastmod")
+        for u in sitemap.iter(f"{SITEMAP}url")
+    }
+    assert lastmod[f"{BASE}countries/japan/"] == "2018-12-12"
+    assert lastmod[f"{BASE}countries/china/"] is None

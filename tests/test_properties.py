@@ -126,7 +126,7 @@ def site_files(values: dict[str, str], body: str = "Text [@reuters-japan].\n") -
     )
     files["content/countries/china.yaml"] = (
         f"name: {v['country.name']}\ncode: CN\nsummary: {v['country.summary']}\n"
-        "status: opposes\nas_of: 2018-12-07\nmeasures:\n  - date: 2018-12-07\n"
+        "status: opposes\nas_of: 2018-12-07\nmeasures:\n  - id: concern\n    date: 2018-12-07\n"
         + "".join(f"    {n}: {v[f'measure.{n}']}\n" for n in MEASURE_TEXT)
         + "    vendors: [huawei]\n    confidence: confirmed\n    sources: [mfa-statement]\n"
     )

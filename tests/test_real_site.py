@@ -160,3 +160,42 @@ def test_every_link_resolves_as_files_on_disk(built: Path) -> None:
             ):
                 broken.append(f"{page}: {ref} (fragment)")
     assert broken == []
+
+
+def citation_numbers(html: str) -> list[int]:
+    """The reference numbers a page cites, in the order they appear: text and measures."""
+    soup = BeautifulSoup(html, "html.parser")
+    return [int(a.get_text()) for a in soup.select("main sup.cite a")]
+
+
+def test_citations_are_numbered_in_reading_order_on_every_page(built: Path) -> None:
+    cited = 0
+    for page in pages(built):
+        html = (built / page).read_text("utf-8")
+        numbers = citation_numbers(html)
+        first_uses = list(dict.fromkeys(numbers))
+        assert first_uses == list(range(1, len(first_uses) + 1)), page
+        soup = BeautifulSoup(html, "html.parser")
+        listed = [li["id"] for li in soup.select("main .references ol > li")]
+        assert listed == [f"ref-{n}" for n in first_uses], page
+        for a in soup.select("main sup.cite a"):
+            assert a["href"] == f"#ref-{a.get_text()}", page
+        cited += bool(numbers)
+    assert cited >= 12
+
+
+def test_country_pages_show_no_update_date_but_the_one_written(built: Path) -> None:
+    for table in sorted((PROJECT / "content/countries").glob("*.yaml")):
+        narrative = table.with_suffix(".md")
+        front = narrative.read_text("utf-8").split("---")[1] if narrative.exists() else ""
+        written = [
+            line.split(":", 1)[1].strip()
+            for line in front.splitlines()
+            if line.startswith("updated:")
+        ]
+        soup = BeautifulSoup(
+            (built / f"countries/{table.stem}/index.html").read_text(), "html.parser"
+        )
+        shown = [t["datetime"] for t in soup.select("footer time")]
+        assert shown == written * 2, table.stem  # the footer's line and "cite this page"
+        assert ("Last updated" in soup.select_one("footer").get_text()) == bool(written)

@@ -59,6 +59,35 @@ def test_citations_are_numbered_by_first_appearance(renderer: MarkdownRenderer) 
     assert {a["role"] for a in soup(doc).select("sup.cite a")} == {"doc-noteref"}
 
 
+def test_citations_are_numbered_in_reading_order(renderer: MarkdownRenderer) -> None:
+    # Python-Markdown converts a list's items after the paragraph that follows the list,
+    # and a table's cells later still: the numbers follow the text as it reads.
+    doc = convert(
+        renderer,
+        "Intro [@a].\n\n- item [@b]\n- item [@c; @a]\n\n> quoted [@d]\n\n"
+        "After [@e] and a note[^n].\n\n| x | y |\n|---|---|\n| [@f] | [@b] |\n\n"
+        "Term\n:   defined [@g]\n\n[^n]: Noted [@h; @a].\n",
+    )
+    assert doc.citations == ("a", "b", "c", "d", "e", "f", "g", "h")
+    sups = [sup.get_text() for sup in soup(doc).select("sup.cite")]
+    assert sups == ["[1]", "[2]", "[3, 1]", "[4]", "[5]", "[6]", "[2]", "[7]", "[8, 1]"]
+    ids = [a["id"] for a in soup(doc).select("sup.cite a")]
+    assert ids == [
+        "cite-1-1",
+        "cite-2-1",
+        "cite-3-1",
+        "cite-1-2",
+        "cite-4-1",
+        "cite-5-1",
+        "cite-6-1",
+        "cite-2-2",
+        "cite-7-1",
+        "cite-8-1",
+        "cite-1-3",
+    ]
+    assert "data-sitegen-cite" not in doc.html
+
+
 def test_citation_uses_have_file_positions(renderer: MarkdownRenderer) -> None:
     doc = convert(renderer, "A [@b]. B [@a; @b]. C [@c;@a] and [@b].\n\nNext [@d].\n")
     assert doc.citation_uses == (

@@ -182,6 +182,37 @@ def test_slug_refuses_trailing_newline() -> None:
     assert refusal(schema.slug, "japan\n") == ("'japan\n' is not a valid id", SLUG_HINT)
 
 
+MEASURE_ID_HINT = (
+    "use lower-case letters, digits and single hyphens, at most 60 characters, that say "
+    "what the measure is, like procurement-rules-agreed"
+)
+
+
+@pytest.mark.parametrize("value", ["policy-agreed", "5g-guidance", "index", "a" * 60])
+def test_measure_id_accepts(value: str) -> None:
+    assert schema.measure_id(value) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("Policy", "'Policy'"),
+        ("a--b", "'a--b'"),
+        ("a_b", "'a_b'"),
+        ("measure 1", "'measure 1'"),
+        ("a" * 61, "'" + "a" * 61 + "'"),
+        ("", "''"),
+        (2018, "'2018'"),
+        (True, "true/false"),
+        (["a"], "a list"),
+        ({"a": 1}, "a mapping"),
+    ],
+)
+def test_measure_id_refuses(value: Any, shown: str) -> None:
+    message = f"{shown} is not a valid measure id"
+    assert refusal(schema.measure_id, value) == (message, MEASURE_ID_HINT)
+
+
 # country_code and language
 
 

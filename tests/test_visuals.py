@@ -80,12 +80,12 @@ def test_each_tile_says_its_code_and_status_in_text(make_site) -> None:
         found[code] = (tile.title.get_text(), statuses, tile["class"])
     assert found == {
         "CN": (
-            "China: Opposes restrictions",
+            "China: Opposes restrictions as of 7 December 2018",
             list(dict.fromkeys(TILE_LABELS["opposes"])),
             ["tile", "tile-opposes"],
         ),
         "JP": (
-            "Japan: Planned",
+            "Japan: Planned as of 10 December 2018",
             list(dict.fromkeys(TILE_LABELS["planned"])),
             ["tile", "tile-planned"],
         ),
@@ -126,7 +126,8 @@ def test_text_from_yaml_is_escaped_not_injected(make_site) -> None:
                 status: ban
                 as_of: 2018-12-10
                 measures:
-                  - date: 2017
+                  - id: evil-act
+                    date: 2017
                     actor: 'Actor "quoted" <i>'
                     action: '{EVIL_ACTION}'
                     scope: Everything
@@ -138,7 +139,7 @@ def test_text_from_yaml_is_escaped_not_injected(make_site) -> None:
     )
     home = site.html("index.html")
     tile = next(t for t in tiles(home) if the(t, ".tile-code").get_text() == "FR")
-    assert tile.title.get_text() == f"{EVIL_NAME}: Ban"
+    assert tile.title.get_text() == f"{EVIL_NAME}: Ban as of 10 December 2018"
     chart = the(site.html("timeline/index.html"), "figure.vis-chart")
     mark = next(a for a in chart.select("a.mark") if "evil" in a["href"])
     assert (
@@ -163,7 +164,8 @@ def test_unknown_iso_code_still_builds_in_a_row_of_its_own(make_site) -> None:
                 status: urged
                 as_of: 2018-12-10
                 measures:
-                  - date: 2018-12-01
+                  - id: ban-urged
+                    date: 2018-12-01
                     actor: Someone
                     action: Urged a ban
                     scope: All
@@ -206,9 +208,9 @@ def test_chart_has_one_linked_mark_per_measure_at_its_anchor(make_site) -> None:
     chart = the(site.html("timeline/index.html"), "figure.vis-chart svg.timeline-chart")
     hrefs = [a["href"] for a in chart.select("a.mark")]
     assert sorted(hrefs) == [
-        "../countries/china/index.html#measure-1",
-        "../countries/japan/index.html#measure-1",
-        "../countries/japan/index.html#measure-2",
+        "../countries/china/index.html#measure-concern",
+        "../countries/japan/index.html#measure-exclusion-reported",
+        "../countries/japan/index.html#measure-policy-agreed",
     ]
     for href in hrefs:
         path, fragment = href.removeprefix("../").split("#")
@@ -223,11 +225,11 @@ def test_chart_marks_approximate_dates(make_site) -> None:
     site = built(make_site)
     chart = the(site.html("timeline/index.html"), "svg.timeline-chart")
     marks = {a["href"].split("/")[-2] + a["href"].split("#")[1]: a for a in chart.select("a.mark")}
-    approx = marks["japanmeasure-1"]  # December 2018: a month
+    approx = marks["japanmeasure-exclusion-reported"]  # December 2018: a month
     assert "mark-approx" in approx["class"]
     assert "(month only)" in approx.title.get_text()
     assert approx.line is not None  # a dashed line across the month
-    for key in ("japanmeasure-2", "chinameasure-1"):  # exact days
+    for key in ("japanmeasure-policy-agreed", "chinameasure-concern"):  # exact days
         assert "mark-approx" not in marks[key]["class"]
         assert marks[key].line is None
     legend = the(site.html("timeline/index.html"), "figure.vis-chart figcaption").get_text()
