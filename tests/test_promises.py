@@ -7,11 +7,16 @@ whole process where the promise is about one (the entry points, the cache on dis
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import subprocess
+import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from conftest import SiteDir
+from conftest import PROJECT, SiteDir
 
 from sitegen.cli import build as run
 from sitegen.options import Options, Result
@@ -28,7 +33,8 @@ SEARCH_PAGE = """\
 
 def _build(site: SiteDir, **options: object) -> Result:
     """One build as a new process makes it (a fresh Builder), with the cache."""
-    result = run(Options(root=site.root, out=site.root / "site", cache=True, **options))  # type: ignore[arg-type]
+    out = site.root / "site"
+    result = run(Options(root=site.root, out=out, cache=True, **options))  # type: ignore[arg-type]
     assert result.ok, [d.format() for d in result.report.errors]
     return result
 
@@ -82,3 +88,76 @@ def test_a_build_in_which_no_indexed_page_changed_keeps_the_last_index(
     _build(site)
     assert _runs(log) == 2
     assert site.tree()["pagefind/pagefind-entry.json"] != bundle["pagefind/pagefind-entry.json"]
+
+
+# The command line ----------------------------------------------------------------------
+
+
+def _process(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A whole process, as a writer starts it, with the engine of this checkout."""
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
+
+
+def test_build_py_with_no_command_builds(make_site, tmp_path: Path) -> None:
+    """`python build.py` is the same as `python build.py build`: build.py builds the
+    project it is in, from any folder, and with no command takes build's defaults."""
+    site: SiteDir = make_site()
+    shutil.copy(PROJECT / "build.py", site.root / "build.py")
+    done = _process([sys.executable, str(site.root / "build.py")], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith(f"built 7 pages into {site.root / 'site'} in ")
+    by_default = site.tree()
+    assert (site.root / ".cache/sitegen/cache.sqlite").is_file(), "the cache, as build keeps it"
+    shutil.rmtree(site.root / "site")
+    assert site.build("build").code == 0
+    assert site.tree() == by_default
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        ([], ["usage: build.py [-h] [--version] COMMAND ...", "With no command, 'build' is run."]),
+        (["build"], ["--drafts", "--strict", "--out OUT", "--jobs N", "--no-cache"]),
+        (["check"], ["--drafts", "--strict", "--jobs N"]),
+        (["serve"], ["--host HOST", "--port PORT", "--open", "--drafts"]),
+    ],
+)
+def test_help_is_printed_and_builds_nothing(make_site, args: list[str], shown: list[str]) -> None:
+    """`python build.py --help` (and each command's) prints its usage and exits 0."""
+    site: SiteDir = make_site()
+    shutil.copy(PROJECT / "build.py", site.root / "build.py")
+    done = _process([sys.executable, "build.py", *args, "--help"], cwd=site.root)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    for text in shown:
+        assert text in done.stdout
+    assert not (site.root / "site").exists()
+
+
+def test_the_console_script_sitegen_builds_in_the_current_folder(make_site) -> None:
+    """The same command is installed as the console script `sitegen`, and runs as
+    `python -m sitegen`, both in the current folder."""
+    (script,) = entry_points(group="console_scripts", name="sitegen")
+    assert script.value == "sitegen.cli:command_line"
+    installed = shutil.which("sitegen", path=str(Path(sys.executable).parent))
+    assert installed is not None, "the console script sitegen is not installed"
+    site: SiteDir = make_site()
+    done = _process([installed], cwd=site.root)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"built 7 pages into {site.root / 'site'} in ")
+    built = site.tree()
+    checked = _process([installed, "check"], cwd=site.root)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith("checked 7 pages in ")
+    shutil.rmtree(site.root / "site")
+    done = _process([sys.executable, "-m", "sitegen", "build", "--no-cache"], cwd=site.root)
+    assert done.returncode == 0, done.stderr
+    assert site.tree() == built
