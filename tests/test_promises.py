@@ -161,3 +161,63 @@ def test_the_console_script_sitegen_builds_in_the_current_folder(make_site) -> N
     done = _process([sys.executable, "-m", "sitegen", "build", "--no-cache"], cwd=site.root)
     assert done.returncode == 0, done.stderr
     assert site.tree() == built
+
+
+# Speed ---------------------------------------------------------------------------------
+
+# Run as a whole process: reports the jobs its build was given, and the most workers it
+# had alive at once.
+_COUNTING_MAIN = """
+import sys
+from sitegen import cli, workers
+
+forked = []
+most = [0]
+fork = workers._Worker.__init__
+
+
+def counted(worker, *args, **kwargs):
+    fork(worker, *args, **kwargs)
+    forked.append(worker)
+    alive = sum(1 for w in forked if not w.gone and w.process.is_alive())
+    most[0] = max(most[0], alive)
+
+
+workers._Worker.__init__ = counted
+build = cli.build
+
+
+def reported(options):
+    result = build(options)
+    print(f"jobs {options.jobs}, at once {most[0]}", file=sys.stderr)
+    return result
+
+
+cli.build = reported
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity")
+@pytest.mark.parametrize("cores", [1, 2])
+def test_jobs_are_capped_at_the_cores_the_process_may_use(tmp_path: Path, cores: int) -> None:
+    """`--jobs` is capped at the cores the process may use: `--jobs 999` on a process
+    allowed one core forks no worker at all; on two, it has at most two at once."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < cores:
+        pytest.skip(f"this machine lets the tests use fewer than {cores} cores")
+    from bench.corpus import generate
+
+    root = tmp_path / "project"
+    generate(root, 60, search=False)  # enough pages for the work to be spread
+    done = subprocess.run(
+        [sys.executable, "-c", _COUNTING_MAIN, "build", "--jobs", "999", "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        preexec_fn=lambda: os.sched_setaffinity(0, allowed[:cores]),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == f"jobs {cores}, at once {0 if cores == 1 else cores}\n"
