@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, SiteDir
 
+from sitegen import engine
+from sitegen.cache import DATABASE
 from sitegen.cli import build as run
 from sitegen.options import Options, Result
 
@@ -221,3 +224,157 @@ def test_jobs_are_capped_at_the_cores_the_process_may_use(tmp_path: Path, cores:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == f"jobs {cores}, at once {0 if cores == 1 else cores}\n"
+
+
+# The cache -----------------------------------------------------------------------------
+
+NOTE = (
+    f"{DATABASE}:1:1: note: the cache {{}}; it was ignored; nothing to do: it is rebuilt; "
+    "delete .cache/ if this repeats"
+)
+ANOTHER_VERSION = "was made by another version of the engine, of Python or of its libraries"
+
+
+def _rows(database: Path) -> list[tuple[str, str, str]]:
+    """Every row of the cache, by its kind, key and digest; after SQLite's own check."""
+    db = sqlite3.connect(database)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return db.execute("SELECT kind, key, digest FROM entries ORDER BY kind, key").fetchall()
+    finally:
+        db.close()
+
+
+def _fresh(site: SiteDir, tmp_path: Path) -> dict[str, bytes]:
+    """What a cold build of the same content writes, with no cache at all."""
+    out = tmp_path / "fresh"
+    shutil.rmtree(out, ignore_errors=True)
+    assert run(Options(root=site.root, out=out)).ok
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+# Run as a whole process: killed (SIGKILL) in the middle of saving the cache, after two
+# of its kinds of rows are written and before the third.
+_KILLED_WHILE_SAVING = """
+import os, signal, sys
+from sitegen import cache, cli
+
+update = cache._update
+calls = []
+
+
+def update_then_die(db, kind, new, keep):
+    calls.append(kind)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    update(db, kind, new, keep)
+
+
+cache._update = update_then_die
+sys.exit(cli.main(["build", "--jobs", "1"]))
+"""
+
+
+def test_a_build_killed_while_it_saves_the_cache_leaves_the_last_one(
+    make_site, tmp_path: Path
+) -> None:
+    """The cache is written in one transaction per build: a build killed half-way
+    through saving it leaves the cache as the last build left it, readable, and the
+    next build takes it without a note."""
+    site: SiteDir = make_site()
+    assert site.build().code == 0
+    database = site.root / DATABASE
+    before = _rows(database)
+    site.write("content/about.md", "---\ntitle: About\n---\nNew text, new rows.\n")
+    killed = _process([sys.executable, "-c", _KILLED_WHILE_SAVING], cwd=site.root)
+    assert killed.returncode == -9, killed.stderr
+    assert _rows(database) == before
+    outcome = site.build()
+    assert outcome.code == 0
+    assert outcome.err == ""
+    assert site.tree() == _fresh(site, tmp_path)
+    assert _rows(database) != before
+
+
+def _another_engine(tmp_path: Path) -> str:
+    """The key of an engine whose source differs from this one's by one comment."""
+    copy = tmp_path / "engine"
+    shutil.copytree(Path(engine.__file__).parent, copy, ignore=shutil.ignore_patterns("*.pyc"))
+    assert engine.engine_key(copy) == engine.ENGINE_KEY
+    (copy / "render.py").write_text((copy / "render.py").read_text() + "# edited\n")
+    return engine.build_key(engine=engine.engine_key(copy))
+
+
+@pytest.mark.parametrize("other", ["engine", "python"])
+def test_a_cache_made_by_another_engine_or_python_is_not_used(
+    make_site, tmp_path: Path, other: str
+) -> None:
+    """The whole cache is keyed by the engine's source and the Python version: a cache
+    one of them made is reported once, as a note, and every page is made again."""
+    if other == "engine":
+        key = _another_engine(tmp_path)
+    else:
+        key = engine.build_key(python=engine.python_key((3, 99, 0), "cpython"))
+        assert "|python-3.99.0-cpython|" in key
+    assert key != engine.BUILD_KEY
+    site: SiteDir = make_site()
+    assert site.build().code == 0
+    db = sqlite3.connect(site.root / DATABASE)
+    with db:
+        db.execute("UPDATE meta SET value = ? WHERE name = 'key'", (key,))
+    db.close()
+    site.write("content/about.md", "---\ntitle: About\n---\nSomething to do.\n")
+    result = _build(site)
+    notes = [d.format() for d in result.report.diagnostics]
+    assert notes == [NOTE.format(ANOTHER_VERSION)]
+    assert result.converted == 3, "every Markdown file converted again"
+    assert len(result.rerendered) == result.pages
+    assert site.tree() == _fresh(site, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("garbage", "is damaged (file is not a database)"),
+        ("another version", ANOTHER_VERSION),
+    ],
+)
+def test_a_damaged_or_foreign_cache_is_one_note_that_fails_no_build_even_strict(
+    make_site, damage: str, reason: str
+) -> None:
+    """A damaged cache, or one made by another version, is reported once as a note,
+    which never fails a build, not even with --strict."""
+    site: SiteDir = make_site()
+    assert site.build().code == 0
+    database = site.root / DATABASE
+    if damage == "garbage":
+        database.write_bytes(b"not a database at all\n" * 100)
+    else:
+        db = sqlite3.connect(database)
+        with db:
+            db.execute("UPDATE meta SET value = 'another' WHERE name = 'key'")
+        db.close()
+    outcome = site.build("build", "--strict")
+    assert outcome.code == 0
+    assert outcome.err == NOTE.format(reason) + "\n"
+    assert outcome.out.startswith("built 7 pages into ")
+    again = site.build("build", "--strict")
+    assert (again.code, again.err) == (0, "")
+
+
+def test_deleting_the_cache_is_always_safe(make_site, tmp_path: Path) -> None:
+    """Deleting .cache/ is always safe: the next build makes what a build with the
+    cache would (the same bytes), and replaces the site/ the last one left."""
+    site: SiteDir = make_site()
+    assert site.build().code == 0
+    built = site.tree()
+    shutil.rmtree(site.root / ".cache")
+    outcome = site.build()
+    assert (outcome.code, outcome.err) == (0, "")
+    assert site.tree() == built
+    site.write("content/about.md", "---\ntitle: About\n---\nEdited, then the cache deleted.\n")
+    shutil.rmtree(site.root / ".cache")
+    outcome = site.build()
+    assert (outcome.code, outcome.err) == (0, "")
+    assert site.tree() == _fresh(site, tmp_path) != built
+    assert (site.root / DATABASE).is_file()
