@@ -8,11 +8,14 @@ whole process where the promise is about one (the entry points, the cache on dis
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import shutil
 import sqlite3
+import string
 import subprocess
 import sys
+import tracemalloc
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -378,3 +381,46 @@ def test_deleting_the_cache_is_always_safe(make_site, tmp_path: Path) -> None:
     assert (outcome.code, outcome.err) == (0, "")
     assert site.tree() == _fresh(site, tmp_path) != built
     assert (site.root / DATABASE).is_file()
+
+
+# Output --------------------------------------------------------------------------------
+
+
+def _peak_of_a_cold_build(site: SiteDir, out: Path) -> int:
+    """The most memory (Python's allocations) a cold build held at once, in bytes."""
+    tracemalloc.start()
+    try:
+        result = run(Options(root=site.root, out=out))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.ok, [d.format() for d in result.report.errors]
+    return peak
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def test_pages_are_written_as_rendered_and_not_held(make_site, tmp_path: Path) -> None:
+    """Pages are written as they are rendered, so the build never holds the whole site's
+    output in memory: with every page carrying 200 KB (that does not pack small), 50
+    pages more are 10 MB more written, and the build's peak grows by a small part of it."""
+    site: SiteDir = make_site()
+    rng = random.Random(16)
+    bulk = "".join(rng.choice(string.ascii_letters) for _ in range(200_000))
+    page = (site.root / "templates/page.html").read_text()
+    site.write("templates/page.html", page.replace("</article>", f"<p hidden>{bulk}</p></article>"))
+
+    def notes(first: int, last: int) -> None:
+        for n in range(first, last):
+            site.write(f"content/notes/note-{n:03d}.md", f"---\ntitle: Note {n}\n---\nNote {n}.\n")
+
+    notes(0, 10)
+    _peak_of_a_cold_build(site, tmp_path / "warm-up")  # the engine's imports, once
+    few = _peak_of_a_cold_build(site, tmp_path / "few")
+    notes(10, 60)
+    many = _peak_of_a_cold_build(site, tmp_path / "many")
+    written_more = _size(tmp_path / "many") - _size(tmp_path / "few")
+    assert written_more > 10_000_000
+    assert many - few < written_more / 5, (few, many, written_more)
