@@ -424,3 +424,49 @@ def test_pages_are_written_as_rendered_and_not_held(make_site, tmp_path: Path) -
     written_more = _size(tmp_path / "many") - _size(tmp_path / "few")
     assert written_more > 10_000_000
     assert many - few < written_more / 5, (few, many, written_more)
+
+
+# Run as a whole process whose clock is moved by argv[1] seconds: every clock Python's
+# time module gives (and what is made from it: file dates, e-mail dates, build ids).
+_MOVED_CLOCK = """
+import sys, time
+
+shift = int(sys.argv[1])
+wall, wall_ns, local, utc = time.time, time.time_ns, time.localtime, time.gmtime
+time.time = lambda: wall() + shift
+time.time_ns = lambda: wall_ns() + shift * 10**9
+time.localtime = lambda seconds=None: local(time.time() if seconds is None else seconds)
+time.gmtime = lambda seconds=None: utc(time.time() if seconds is None else seconds)
+
+from sitegen import cli
+
+sys.exit(cli.main(sys.argv[2:]))
+"""
+TWENTY_YEARS = 20 * 365 * 24 * 3600
+
+
+def test_builds_at_other_times_and_in_other_time_zones_are_byte_identical(
+    make_site, tmp_path: Path
+) -> None:
+    """Deterministic: the same input gives byte-identical output, no build timestamps.
+    Two builds, twenty years apart by the clock and 25 hours apart by their time zones
+    (so that even a date of today differs), write the same bytes."""
+    site: SiteDir = make_site({"content/search.md": SEARCH_PAGE})
+    trees = []
+    for shift, zone in ((0, "KIR-14"), (TWENTY_YEARS, "SST11")):
+        out = tmp_path / f"site-{shift}"
+        command = [sys.executable, "-c", _MOVED_CLOCK, str(shift), "build", "--no-cache"]
+        done = subprocess.run(
+            [*command, "--out", str(out)],
+            cwd=site.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(PROJECT), "TZ": zone},
+        )
+        assert done.returncode == 0, done.stderr
+        trees.append(
+            {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        )
+    assert "pagefind/pagefind-entry.json" in trees[0] and "feed.xml" in trees[0]
+    assert trees[0] == trees[1]
