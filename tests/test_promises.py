@@ -20,7 +20,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, SiteDir
+from conftest import BASE_FILES, PROJECT, SiteDir
 
 from sitegen import engine
 from sitegen.cache import DATABASE
@@ -470,3 +470,30 @@ def test_builds_at_other_times_and_in_other_time_zones_are_byte_identical(
         )
     assert "pagefind/pagefind-entry.json" in trees[0] and "feed.xml" in trees[0]
     assert trees[0] == trees[1]
+
+
+# Read as written -----------------------------------------------------------------------
+
+
+def test_no_yes_on_and_off_are_text_as_written(make_site) -> None:
+    """YAML 1.1 readings no writer means are not made: `no`, `yes`, `on` and `off` are
+    text, exactly as written (Norway's code is NO, not false)."""
+    china = BASE_FILES["content/countries/china.yaml"]
+    site: SiteDir = make_site(
+        {
+            "content/about.md": "---\ntitle: Off\nsummary: yes\n---\nText.\n",
+            "content/countries/china.yaml": china.replace("code: CN", "code: NO"),
+            "content/sources.yaml": BASE_FILES["content/sources.yaml"].replace(
+                "publisher: Kyodo", "publisher: ON"
+            ),
+        }
+    )
+    outcome = site.build()
+    assert (outcome.code, outcome.err) == (0, "")
+    about = site.html("about/index.html")
+    assert about.h1.get_text() == "Off"
+    assert about.find("meta", attrs={"name": "description"})["content"] == "yes"
+    tiles = [t.get_text() for t in site.html("index.html").select("text.tile-code")]
+    assert sorted(tiles) == ["JP", "NO"]
+    entry = site.html("sources/index.html").find("li", id="kyodo-decision")
+    assert entry.p.get_text().startswith("ON, ")
