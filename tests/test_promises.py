@@ -497,3 +497,23 @@ def test_no_yes_on_and_off_are_text_as_written(make_site) -> None:
     assert sorted(tiles) == ["JP", "NO"]
     entry = site.html("sources/index.html").find("li", id="kyodo-decision")
     assert entry.p.get_text().startswith("ON, ")
+
+
+# Bounded: what is read -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["content", "templates", "static"])
+def test_a_source_folder_linked_within_the_project_builds(make_site, folder: str) -> None:
+    """One of the three folders may itself be a link within the project, to no hidden
+    folder: it is read through the link, and the site is the one it was."""
+    site: SiteDir = make_site()
+    assert site.build().code == 0
+    built = site.tree()
+    moved = site.root / "writing" / folder
+    moved.parent.mkdir()
+    (site.root / folder).rename(moved)
+    (site.root / folder).symlink_to(Path("writing") / folder)
+    shutil.rmtree(site.root / ".cache")
+    outcome = site.build()
+    assert (outcome.code, outcome.err) == (0, "")
+    assert site.tree() == built
