@@ -517,3 +517,34 @@ def test_a_source_folder_linked_within_the_project_builds(make_site, folder: str
     outcome = site.build()
     assert (outcome.code, outcome.err) == (0, "")
     assert site.tree() == built
+
+
+@pytest.mark.parametrize(
+    ("name", "shown", "problem"),
+    [
+        (b"a\\b.html", "a\\b.html", "has a backslash or a control character"),
+        (b"a\x1bb.html", "a\\x1bb.html", "has a backslash or a control character"),
+        (b"caf\xe9.html", "caf\\xe9.html", "is not valid UTF-8"),
+        (b"bad\x01dir/x.html", "bad\\x01dir", "has a backslash or a control character"),
+    ],
+)
+def test_names_no_output_can_carry_are_refused_in_templates_too(
+    make_site, name: bytes, shown: str, problem: str
+) -> None:
+    """Names with a backslash, a control character or bytes that are not UTF-8 are
+    refused everywhere: in templates/ as in content/ and static/."""
+    site: SiteDir = make_site()
+    assert site.build().code == 0
+    before = site.tree()
+    target = site.root / "templates" / os.fsdecode(name)
+    target.parent.mkdir(exist_ok=True)
+    target.write_text("<p>A template no page uses.</p>\n")
+    outcome = site.build()
+    assert outcome.code == 1
+    assert outcome.err.splitlines() == [
+        f"templates/{shown}:1:1: error: the name {problem}; "
+        "rename it with letters, digits, hyphens, underscores and dots",
+        "1 error(s), 0 warning(s)",
+        "build failed; site/ was left as it was",
+    ]
+    assert site.tree() == before
