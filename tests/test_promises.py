@@ -20,11 +20,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from conftest import BASE_FILES, PROJECT, SiteDir
 
 from sitegen import engine
 from sitegen.cache import DATABASE
 from sitegen.cli import build as run
+from sitegen.markdown import MarkdownRenderer
 from sitegen.options import Options, Result
 
 SEARCH_PAGE = """\
@@ -548,3 +550,50 @@ def test_names_no_output_can_carry_are_refused_in_templates_too(
         "build failed; site/ was left as it was",
     ]
     assert site.tree() == before
+
+
+# Raw HTML ------------------------------------------------------------------------------
+
+
+def _sanitised(body: str) -> BeautifulSoup:
+    document = MarkdownRenderer("sanitise").convert(body, "content/about.md", 4, "about/")
+    assert document.diagnostics == ()
+    return BeautifulSoup(document.html, "html.parser")
+
+
+def test_details_and_summary_stay() -> None:
+    """Prose and table tags stay: `<details>` among them, with its summary and text."""
+    html = _sanitised("<details><summary>Sources</summary><p>Three reports.</p></details>\n")
+    assert str(html) == "<details><summary>Sources</summary><p>Three reports.</p></details>"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "<style>body { display: none } SECRET</style>",
+        "Text <style>p { color: red } SECRET</style> more.",
+        "<script>alert('SECRET')</script>",
+        '<iframe src="https://evil.example/">SECRET</iframe>',
+        '<object data="x.swf">SECRET</object>',
+        "<svg><text>SECRET</text></svg>",
+        "<math><mi>SECRET</mi></math>",
+        "<textarea>SECRET</textarea>",
+        "<select><option>SECRET</option></select>",
+    ],
+)
+def test_what_goes_goes_with_its_contents(raw: str) -> None:
+    """`<script>`, `<style>`, `<iframe>`, `<object>`, `<textarea>`, `<select>`, SVG and
+    MathML go with their contents: not one character of them is left."""
+    for body in (raw, f'<div markdown="1">{raw}</div>', f"- item {raw}"):
+        html = _sanitised(body + "\n")
+        assert "SECRET" not in str(html)
+        assert html.find(["style", "script", "iframe", "object", "svg", "math"]) is None
+
+
+def test_forms_go_and_leave_the_text_in_them() -> None:
+    """A form, its inputs and buttons go; the text written inside them stays, as text."""
+    html = _sanitised(
+        '<form action="https://evil.example/"><p>Ask us.</p><input name="q">'
+        "<button>Send</button></form>\n"
+    )
+    assert str(html) == "<p>Ask us.</p>Send"
