@@ -27,8 +27,9 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 KeyPath = tuple[str | int, ...]
 _BOOL = "tag:yaml.org,2002:bool"
 _NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-# Numbers only YAML 1.1 reads as numbers, in ways no writer means: a leading zero (octal),
-# colons (base 60), underscores, 0b binary. YAML 1.2 reads them as text, and so do we.
+# Numbers YAML 1.1 reads in ways no writer means: a leading zero (octal), colons (base
+# 60), underscores, 0b binary. We read them as text, as written (YAML 1.2 reads the last
+# three as text too, and 0123 as 123); every other scalar is read as YAML 1.1 reads it.
 _YAML11_NUMBER = re.compile(r"[-+]?(0[0-9_]+|0b[01_]+|[0-9][0-9_]*(:[0-9_]+)+(\.[0-9_]*)?|.*_.*)")
 # Content needs four levels at most. libyaml's composer recurses once per level in C (it
 # crashes the process past some 100,000 levels) and so does `build` below, in Python.

@@ -7,6 +7,7 @@ whole process where the promise is about one (the entry points, the cache on dis
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import shlex
@@ -26,8 +27,10 @@ from conftest import BASE_FILES, PROJECT, SiteDir
 from sitegen import engine
 from sitegen.cache import DATABASE
 from sitegen.cli import build as run
+from sitegen.errors import Report
 from sitegen.markdown import MarkdownRenderer
 from sitegen.options import Options, Result
+from sitegen.yamldoc import parse_yaml
 
 SEARCH_PAGE = """\
     ---
@@ -550,6 +553,37 @@ def test_names_no_output_can_carry_are_refused_in_templates_too(
         "build failed; site/ was left as it was",
     ]
     assert site.tree() == before
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("NO", "NO"),
+        ("Off", "Off"),
+        ("0123", "0123"),
+        ("-017", "-017"),
+        ("1:30", "1:30"),
+        ("1_000", "1_000"),
+        ("0b101", "0b101"),
+        # the rest as YAML 1.1 reads it, though YAML 1.2 reads these otherwise
+        ("1e3", "1e3"),
+        ("0o17", "0o17"),
+        ("2018-12-10", dt.date(2018, 12, 10)),
+        # and as both read it
+        ("TRUE", True),
+        ("0x1F", 31),
+        ("012.5", 12.5),
+        ("1.0e+3", 1000.0),
+        ("~", None),
+    ],
+)
+def test_only_the_readings_no_writer_means_are_changed(written: str, read: object) -> None:
+    """The README lists what is read as text, and says nothing else is read another way."""
+    report = Report()
+    doc = parse_yaml(f"value: {written}\n", "content/x.yaml", report)
+    assert report.diagnostics == []
+    assert doc is not None and doc.data == {"value": read}
+    assert type(doc.data["value"]) is type(read)
 
 
 # Raw HTML ------------------------------------------------------------------------------
