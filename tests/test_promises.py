@@ -50,6 +50,9 @@ def _build(site: SiteDir, **options: object) -> Result:
     return result
 
 
+# Search --------------------------------------------------------------------------------
+
+
 def _counted_pagefind(folder: Path) -> tuple[Path, Path]:
     """A stand-in for Pagefind's binary that notes each run in a log, then runs the real
     one: (the stand-in, its log). Given to the build as Pagefind's own setting."""
@@ -94,7 +97,7 @@ def test_a_build_in_which_no_indexed_page_changed_keeps_the_last_index(
     assert {rel: data for rel, data in tree.items() if rel.startswith("pagefind/")} == bundle
     assert b"every page and table" in tree["search/index.html"]
 
-    # An indexed page changed: the index is made again, and finds the new word.
+    # An indexed page changed: the index is made again.
     site.write("content/about.md", "---\ntitle: About\n---\nA zymurgical afterword.\n")
     _build(site)
     assert _runs(log) == 2
