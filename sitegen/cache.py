@@ -103,7 +103,9 @@ class Store:
             db = self._connect()
             found = dict(db.execute("SELECT name, value FROM meta").fetchall())
             if found and found != {"format": FORMAT, "key": BUILD_KEY}:
-                self.note("was made by another version of the engine or its libraries")
+                self.note(
+                    "was made by another version of the engine, of Python or of its libraries"
+                )
                 db.close()
                 return self._fresh()
             if not found:

@@ -70,9 +70,13 @@ def print_report(report: Report, stream: object = None) -> None:
 
 def main(argv: list[str] | None = None, root: Path | None = None) -> int:
     """Entry point for build.py and the `sitegen` console script."""
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # no command is 'build', and takes its options' defaults
+        args = parser.parse_args([*argv, "build"])
     root = (root or Path.cwd()).resolve()
-    command = args.command or "build"
+    command = args.command
     if command == "serve":
         from .serve import serve
 

@@ -19,11 +19,22 @@ from . import __version__
 SHAPING_LIBRARIES = ("jinja2", "markupsafe", "markdown", "nh3", "pyyaml", "pagefind")
 
 
-def _engine_key() -> str:
+def engine_key(folder: Path = Path(__file__).parent) -> str:
+    """The engine's version and a digest of its modules' source (those in `folder`): any
+    edit of the engine is a new key, whatever its version says."""
     digest = hashlib.blake2b(digest_size=8)
-    for module in sorted(Path(__file__).parent.glob("*.py")):
+    for module in sorted(folder.glob("*.py")):
         digest.update(module.read_bytes())
     return f"{__version__}-{digest.hexdigest()}"
+
+
+def python_key(
+    version: tuple[int, ...] = tuple(sys.version_info[:3]),
+    implementation: str = sys.implementation.name,
+) -> str:
+    """The Python that runs the engine: another one may convert or order things
+    differently, so what it made is never reused."""
+    return "python-{}.{}.{}-{}".format(*version[:3], implementation)
 
 
 def _normalised(name: str) -> str:
@@ -54,12 +65,17 @@ def installed_versions(names: tuple[str, ...], path: list[str] | None = None) ->
     return {n: found.get(n, "absent") for n in names}
 
 
-def build_key(libraries: tuple[str, ...] = SHAPING_LIBRARIES) -> str:
-    """The engine, the Python that runs it and each shaping library's installed version."""
-    python = "python-{}.{}.{}-{}".format(*sys.version_info[:3], sys.implementation.name)
+def build_key(
+    libraries: tuple[str, ...] = SHAPING_LIBRARIES,
+    engine: str | None = None,
+    python: str | None = None,
+) -> str:
+    """The engine (ENGINE_KEY, or `engine`), the Python that runs it (python_key, or
+    `python`) and each shaping library's installed version."""
     versions = installed_versions(libraries)
-    return "|".join([ENGINE_KEY, python, *(f"{n}-{v}" for n, v in versions.items())])
+    parts = [engine or ENGINE_KEY, python or python_key()]
+    return "|".join([*parts, *(f"{n}-{v}" for n, v in versions.items())])
 
 
-ENGINE_KEY = _engine_key()
+ENGINE_KEY = engine_key()
 BUILD_KEY = build_key()

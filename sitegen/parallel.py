@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import jinja2
 
@@ -24,6 +24,7 @@ from .model import Site
 from .options import Priority
 from .render import PageReads, Rendered, render_pages
 from .workers import WorkerPool, can_fork
+from .write import OutputError
 
 T = TypeVar("T")
 MIN_PER_WORKER = 40  # below this many items per worker, forking costs more than it saves
@@ -58,11 +59,15 @@ def _map(
     input order, each as soon as it is done."""
     done = 0
     chunks = _chunks(items, jobs)
-    for chunk, part in zip(chunks, WorkerPool(function, jobs, renew).map(chunks), strict=True):
-        done += len(chunk)
-        if progress is not None:
-            progress(done, len(items))
-        yield part
+    results = WorkerPool(function, jobs, renew).map(chunks)
+    try:
+        for chunk, part in zip(chunks, results, strict=True):
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(items))
+            yield part
+    finally:
+        results.close()  # closed early (the caller stopped), the workers go at once
 
 
 def parse_files(
@@ -107,6 +112,29 @@ class RenderJob:
     # the page in the output folder there, so pages are written in parallel and only
     # their small records come back to this process.
     consume: Callable[[Rendered], Rendered] | None = None
+
+
+@dataclass(frozen=True)
+class _Unwritten:
+    """A write the system failed in a render worker (a full disk), sent back as data:
+    raised again in this process as the error it was, so that it is reported as in a
+    build of one process, of the file's path, not as a worker's traceback."""
+
+    path: str | None = None  # an OutputError's: the file, its message and hint
+    message: str = ""
+    hint: str = ""
+    error: OSError | None = None  # any other failure of the system, as it was raised
+
+    @classmethod
+    def of(cls, exc: OSError | OutputError) -> _Unwritten:
+        if isinstance(exc, OutputError):
+            return cls(str(exc.path), exc.message, exc.hint)
+        return cls(error=exc)
+
+    def raise_again(self) -> NoReturn:
+        if self.error is not None:
+            raise self.error
+        raise OutputError(Path(self.path or ""), self.message, self.hint)
 
 
 def _render(
@@ -177,13 +205,24 @@ def render_all(
         others = [i for i in left if not job.site.pages[i].is_index]
         worker_reads: list[PageReads] = []  # each worker's own, made in it on first use
 
-        def render_chunk(chunk: Sequence[int]) -> tuple[dict[str, Rendered], Report]:
+        def render_chunk(
+            chunk: Sequence[int],
+        ) -> tuple[dict[str, Rendered], Report] | _Unwritten:
             if not worker_reads:
                 worker_reads.append(PageReads(job.site, job.env))
-            return _render(job, chunk, worker_reads[0])
+            try:
+                return _render(job, chunk, worker_reads[0])
+            except (OutputError, OSError) as exc:
+                return _Unwritten.of(exc)
 
-        for part in _map(render_chunk, others, jobs, None, RENEW_AFTER):
-            collect(part)
+        parts = _map(render_chunk, others, jobs, None, RENEW_AFTER)
+        try:
+            for part in parts:
+                if isinstance(part, _Unwritten):
+                    part.raise_again()
+                collect(part)
+        finally:
+            parts.close()  # the workers are gone before the error goes on
         for rendering in found.values():
             reads.values.seed(rendering.read)
         collect(_render(job, indexes, reads))

@@ -68,11 +68,39 @@ RESERVED_SLUGS = frozenset({"index"})
 
 
 class Invalid(Exception):
-    """A value that does not fit its field: the message and what to write instead."""
+    """A value that does not fit its field: the message and what to write instead.
+
+    A message that quotes the value (made by `quoting`) can be said again with the value
+    as its writer wrote it (`said`), which only the caller knows: a converter sees True,
+    1.5 or 31 where the writer wrote TRUE, 1.50 or 0x1F.
+    """
 
     def __init__(self, message: str, hint: str) -> None:
         super().__init__(message)
         self.message, self.hint = message, hint
+        self._rest: str | None = None  # what follows the quoted value, in `quoting`'s
+        self._before = ""  # what comes before it
+        self.at: tuple[int, ...] = ()  # where in the field's value the value is quoted
+
+    @classmethod
+    def quoting(cls, value: Any, rest: str, hint: str) -> Invalid:
+        """`'value' rest`: a message that starts with the value it refuses."""
+        made = cls(f"'{value}' {rest}", hint)
+        made._rest = rest
+        return made
+
+    def in_list(self, index: int) -> Invalid:
+        """The same refusal of the list's item at `index`, said of the list."""
+        made = Invalid(f"in the list, {self.message}", self.hint)
+        made._rest, made._before = self._rest, f"in the list, {self._before}"
+        made.at = (index, *self.at)
+        return made
+
+    def said(self, written: str | None) -> str:
+        """The message, quoting the value as `written` where that is known."""
+        if self._rest is None or written is None:
+            return self.message
+        return f"{self._before}'{written}' {self._rest}"
 
 
 Converter = Callable[[Any], Any]
@@ -145,8 +173,10 @@ def one_of(vocabulary: Mapping[str, str]) -> Converter:
     def convert(value: Any) -> str:
         if isinstance(value, str) and value in vocabulary:
             return value
-        shown = value if isinstance(value, str) else _type_name(value)
-        raise Invalid(f"'{shown}' is not allowed", f"use one of: {', '.join(vocabulary)}")
+        hint = f"use one of: {', '.join(vocabulary)}"
+        if value is None or isinstance(value, dict | list):
+            raise Invalid(f"expected one word, got {_type_name(value)}", hint)
+        raise Invalid.quoting(value, "is not allowed", hint)
 
     return convert
 
@@ -160,7 +190,7 @@ def partial_date(value: Any) -> PartialDate:
     try:
         date = PartialDate.parse(value)
     except ValueError as exc:
-        raise Invalid(f"'{value}' is not a valid date", f"write {exc}") from None
+        raise Invalid.quoting(value, "is not a valid date", f"write {exc}") from None
     _check_year(value, date.year)
     return date
 
@@ -172,8 +202,9 @@ def _in_years(value: dt.date) -> dt.date:
 
 def _check_year(value: Any, year: int) -> None:
     if not YEARS[0] <= year <= YEARS[1]:
-        raise Invalid(
-            f"'{value}' is outside the years a date may have ({YEARS[0]} to {YEARS[1]})",
+        raise Invalid.quoting(
+            value,
+            f"is outside the years a date may have ({YEARS[0]} to {YEARS[1]})",
             "check the year",
         )
 
@@ -186,7 +217,9 @@ def day(value: Any) -> dt.date:
         with contextlib.suppress(ValueError):
             if len(value.strip()) == 10:
                 return _in_years(dt.date.fromisoformat(value.strip()))
-    raise Invalid(f"'{value}' is not a date", "write a day as YYYY-MM-DD, for example 2018-12-10")
+    raise Invalid.quoting(
+        value, "is not a date", "write a day as YYYY-MM-DD, for example 2018-12-10"
+    )
 
 
 def boolean(value: Any) -> bool:
@@ -204,8 +237,9 @@ def integer(value: Any) -> int:
 def slug(value: Any) -> str:
     if isinstance(value, str) and SLUG_RE.fullmatch(value) and value not in RESERVED_SLUGS:
         return value
-    raise Invalid(
-        f"'{value}' is not a valid id",
+    raise Invalid.quoting(
+        value,
+        "is not a valid id",
         "use lower-case letters, digits and single hyphens, like new-zealand",
     )
 
@@ -231,7 +265,7 @@ def measure_id(value: Any) -> str:
 def country_code(value: Any) -> str:
     if isinstance(value, str) and re.fullmatch(r"[A-Z]{2}", value):
         return value
-    raise Invalid(f"'{value}' is not an ISO 3166-1 alpha-2 code", "write two capital letters")
+    raise Invalid.quoting(value, "is not an ISO 3166-1 alpha-2 code", "write two capital letters")
 
 
 def web_url(value: Any) -> str:
@@ -259,7 +293,7 @@ def base_url(value: Any) -> str:
 def language(value: Any) -> str:
     if isinstance(value, str) and re.fullmatch(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*", value):
         return value
-    raise Invalid(f"'{value}' is not a language tag", "write a BCP 47 tag such as en or en-GB")
+    raise Invalid.quoting(value, "is not a language tag", "write a BCP 47 tag such as en or en-GB")
 
 
 def template_name(value: Any) -> str:
@@ -276,11 +310,11 @@ def list_of(item: Converter, *, min_items: int = 0, unique: bool = True) -> Conv
         if len(value) < min_items:
             raise Invalid(f"needs at least {min_items} item(s)", "add one")
         items = []
-        for element in value:
+        for index, element in enumerate(value):
             try:
                 converted = item(element)
             except Invalid as exc:
-                raise Invalid(f"in the list, {exc.message}", exc.hint) from None
+                raise exc.in_list(index) from None
             if unique and converted in items:
                 raise Invalid(f"'{converted}' is listed twice", "list it once")
             items.append(converted)
@@ -334,8 +368,11 @@ def check_mapping(
         try:
             result[field.name] = field.convert(value[field.name])
         except Invalid as exc:
+            written = doc.value_text((*keypath, field.name, *exc.at))
             report.error(
-                doc.at((*keypath, field.name)), f"field '{field.name}': {exc.message}", exc.hint
+                doc.at((*keypath, field.name)),
+                f"field '{field.name}': {exc.said(written)}",
+                exc.hint,
             )
             ok = False
     return result if ok else None

@@ -27,8 +27,9 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 KeyPath = tuple[str | int, ...]
 _BOOL = "tag:yaml.org,2002:bool"
 _NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-# Numbers only YAML 1.1 reads as numbers, in ways no writer means: a leading zero (octal),
-# colons (base 60), underscores, 0b binary. YAML 1.2 reads them as text, and so do we.
+# Numbers YAML 1.1 reads in ways no writer means: a leading zero (octal), colons (base
+# 60), underscores, 0b binary. We read them as text, as written (YAML 1.2 reads the last
+# three as text too, and 0123 as 123); every other scalar is read as YAML 1.1 reads it.
 _YAML11_NUMBER = re.compile(r"[-+]?(0[0-9_]+|0b[01_]+|[0-9][0-9_]*(:[0-9_]+)+(\.[0-9_]*)?|.*_.*)")
 # Content needs four levels at most. libyaml's composer recurses once per level in C (it
 # crashes the process past some 100,000 levels) and so does `build` below, in Python.
@@ -46,6 +47,8 @@ class YamlDoc:
     # How each key YAML reads as more than its text (1, true, null, 1.50) was written:
     # messages quote that.
     key_texts: Mapping[KeyPath, str] = field(default_factory=dict)
+    # The same for each value whose text form is not as written (TRUE, 1.50, 0x1F).
+    value_texts: Mapping[KeyPath, str] = field(default_factory=dict)
 
     def at(self, keypath: KeyPath = ()) -> Location:
         """The location of the value at `keypath`, or of its nearest parent."""
@@ -62,6 +65,11 @@ class YamlDoc:
         """The key that names `keypath` as the writer wrote it (`true`, not True)."""
         return self.key_texts.get(keypath, str(keypath[-1]) if keypath else "")
 
+    def value_text(self, keypath: KeyPath) -> str | None:
+        """The scalar at `keypath` as the writer wrote it, where its value's text form
+        differs (`TRUE`, not True; `1.50`, not 1.5); None where it does not."""
+        return self.value_texts.get(keypath)
+
     def _find(self, marks: Mapping[KeyPath, tuple[int, int]], keypath: KeyPath) -> Location:
         while keypath not in marks and keypath:
             keypath = keypath[:-1]
@@ -76,15 +84,23 @@ class YamlDoc:
             [[list(k), *mark] for k, mark in self.value_marks.items()],
             [[list(k), *mark] for k, mark in self.key_marks.items()],
             [[list(k), text] for k, text in self.key_texts.items()],
+            [[list(k), text] for k, text in self.value_texts.items()],
         ]
 
     @classmethod
     def from_json(cls, value: Any) -> YamlDoc:
         """From `to_json`; ValueError (or a TypeError) if it is not what it gives."""
-        path, data, values, keys, texts = value
+        path, data, values, keys, texts, value_texts = value
         if not isinstance(path, str):
             raise ValueError("a YAML document's path is not text")
-        return cls(path, _unpack(data), _marks(values), _marks(keys), _key_texts(texts))
+        return cls(
+            path,
+            _unpack(data),
+            _marks(values),
+            _marks(keys),
+            _key_texts(texts),
+            _key_texts(value_texts),
+        )
 
 
 # Tags for what JSON has no form of; scalars JSON has (text, numbers, true, false, null)
@@ -142,10 +158,11 @@ def _marks(value: Any) -> dict[KeyPath, tuple[int, int]]:
 
 
 def _key_texts(value: Any) -> dict[KeyPath, str]:
+    """Keys or values as written, by key path, from the cache."""
     texts = {}
     for keypath, text in value:
         if not isinstance(text, str):
-            raise ValueError("a YAML key as written is not text")
+            raise ValueError("a YAML key or value as written is not text")
         texts[_keypath(keypath)] = text
     return texts
 
@@ -233,6 +250,7 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
         )
         return None
     key_texts: dict[KeyPath, str] = {}
+    value_texts: dict[KeyPath, str] = {}
     loader = _Loader(text)
     seen: set[int] = set()
 
@@ -258,7 +276,10 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
             return result
         if isinstance(node, yaml.SequenceNode):
             return [build(item, (*keypath, i)) for i, item in enumerate(node.value)]
-        return scalar(node)
+        value = scalar(node)
+        if value is not None and not isinstance(value, str) and str(value) != node.value:
+            value_texts[keypath] = node.value
+        return value
 
     def scalar(node: yaml.ScalarNode) -> Any:
         """A scalar's value, key or not: text as written where only YAML 1.1 reads more."""
@@ -319,7 +340,7 @@ def parse_yaml(text: str, path: str, report: Report, line_offset: int = 0) -> Ya
     except yaml.YAMLError as exc:  # errors without a mark, e.g. from the reader
         report.error(Location(path, 1 + line_offset, 1), f"malformed YAML: {exc}", _YAML_HINT)
         return None
-    return YamlDoc(path, data, value_marks, key_marks, key_texts)
+    return YamlDoc(path, data, value_marks, key_marks, key_texts, value_texts)
 
 
 _YAML_HINT = "check the indentation, colons and quoting on this line"

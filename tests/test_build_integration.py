@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import multiprocessing
 import os
+import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,8 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import BASE_FILES, PROJECT, SiteDir
 
-from sitegen import cli
+from sitegen import cli, parallel
 from sitegen.pipeline import run
+from sitegen.write import OutputError
 
 
 def test_builds_every_page(make_site) -> None:
@@ -419,6 +422,69 @@ def test_a_full_disk_is_one_plain_error_and_keeps_the_site(make_site, monkeypatc
     ]
     assert site.tree() == before
     assert _nothing_beside(site.root)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_full_disk_in_a_render_worker_is_the_same_one_plain_error(
+    make_site, monkeypatch, tmp_path: Path
+) -> None:
+    """A page written by a forked render worker: the disk refusing it is said as it is
+    in one process, once, of that page's path, exit 3; not as a worker that failed."""
+    notes = {
+        f"content/notes/note-{n:03d}.md": f"---\ntitle: Note {n}\n---\nNote {n}.\n"
+        for n in range(100)
+    }
+    site = make_site(notes)
+    assert site.build("build", "--jobs", "2").code == 0
+    before = site.tree()
+    settings = (site.root / "content/site.yaml").read_text()
+    site.write("content/site.yaml", settings.replace("Test explainer", "A new title"))
+    real = os.write
+    refused_by = tmp_path / "refused-by"  # the process that was refused the write
+
+    def full(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("/notes/note-050/index.html"):
+            refused_by.write_text(str(os.getpid()))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", full)  # before the workers fork: theirs too
+    outcome = site.build("build", "--jobs", "2")
+    monkeypatch.undo()
+    assert outcome.err.splitlines() == [
+        "site/notes/note-050/index.html:1:1: error: could not write: No space left on "
+        "device; free some space on that disk, then build again",
+        "1 error(s), 0 warning(s)",
+        "build failed; site/ was left as it was",
+    ]
+    assert outcome.code == 3
+    assert int(refused_by.read_text()) != os.getpid(), "the page was written by a worker"
+    assert multiprocessing.active_children() == []
+    assert site.tree() == before
+    assert _nothing_beside(site.root)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OutputError(Path("/project/site/a/index.html"), "could not write: No space", "free some"),
+        FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), "/project/templates/x.html"),
+    ],
+)
+def test_a_failure_of_the_system_in_a_worker_is_raised_here_as_itself(
+    failure: OSError | OutputError,
+) -> None:
+    """What crosses the pipe from a render worker is data; raised again, it is the error
+    the worker met, with its path, message and hint (the pipeline reports it from those)."""
+    sent = pickle.loads(pickle.dumps(parallel._Unwritten.of(failure)))
+    with pytest.raises(type(failure)) as raised:
+        sent.raise_again()
+    if isinstance(failure, OutputError):
+        got = raised.value
+        assert isinstance(got, OutputError)
+        assert (got.path, got.message, got.hint) == (failure.path, failure.message, failure.hint)
+    else:
+        assert (raised.value.errno, raised.value.filename) == (failure.errno, failure.filename)
 
 
 @contextlib.contextmanager

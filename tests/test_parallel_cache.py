@@ -186,7 +186,7 @@ def _tamper_row(path: Path) -> None:
         ("pickle", "is damaged (file is not a database)"),
         ("truncated", "is damaged (database disk image is malformed)"),
         ("row", "is damaged (a documents entry does not match its digest)"),
-        ("version", "was made by another version of the engine or its libraries"),
+        ("version", "was made by another version of the engine, of Python or of its libraries"),
     ],
 )
 def test_crafted_or_damaged_cache_is_reported_never_run_and_rebuilt(

@@ -63,11 +63,19 @@ def test_one_of_accepts_vocabulary_keys() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"), [("Ban", "Ban"), ("", ""), (3, "a number"), (None, "nothing")]
+    ("value", "message"),
+    [
+        ("Ban", "'Ban' is not allowed"),
+        ("", "'' is not allowed"),
+        (3, "'3' is not allowed"),
+        (True, "'True' is not allowed"),
+        (None, "expected one word, got nothing"),
+        (["ban"], "expected one word, got a list"),
+    ],
 )
-def test_one_of_refuses_others(value: Any, shown: str) -> None:
+def test_one_of_refuses_others(value: Any, message: str) -> None:
     convert = schema.one_of(schema.STATUSES)
-    assert refusal(convert, value) == (f"'{shown}' is not allowed", STATUS_HINT)
+    assert refusal(convert, value) == (message, STATUS_HINT)
 
 
 def test_one_of_refuses_labels() -> None:

@@ -245,6 +245,27 @@ def test_keys_are_read_as_values_are_and_quoted_as_written(written: str, read: o
     assert back.key_text((read,)) == written
 
 
+def test_values_read_as_more_than_text_keep_how_they_were_written() -> None:
+    """Messages quote values as written: TRUE, 1.50, 0x1F, not True, 1.5, 31; where the
+    value's text form is as written (12, a date, text), nothing is kept."""
+    doc, report = parse(
+        "a: TRUE\nb: 1.50\nc: [x, 0x1F]\nd: 12\ne: 2018-12-10\nf: text\ng: ~\n"
+        "h: 2018-12-07T10:30:00Z\n"
+    )
+    assert doc is not None and report.diagnostics == []
+    written = {
+        ("a",): "TRUE",
+        ("b",): "1.50",
+        ("c", 1): "0x1F",
+        ("h",): "2018-12-07T10:30:00Z",
+    }
+    for keypath in [("a",), ("b",), ("c",), ("c", 0), ("c", 1), ("d",), ("e",), ("f",), ("g",)]:
+        assert doc.value_text(keypath) == written.get(keypath), keypath
+    assert dict(doc.value_texts) == written
+    back = YamlDoc.from_json(json.loads(json.dumps(doc.to_json())))
+    assert dict(back.value_texts) == written
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -320,13 +341,16 @@ def test_a_document_from_the_cache_is_the_same_document() -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        ["content/x.yaml", ["set", []], [], [], []],
-        [7, None, [], [], []],
-        ["content/x.yaml", None, [[["a"], 1, "2"]], [], []],
-        ["content/x.yaml", None, [], [[[["a"]], 1, 2]], []],
-        ["content/x.yaml", ["b", "not base64!"], [], [], []],
-        ["content/x.yaml", None, [], [], [[[1], 1]]],
-        ["content/x.yaml", None, [], [], [[[[1]], "1"]]],
+        ["content/x.yaml", ["set", []], [], [], [], []],
+        [7, None, [], [], [], []],
+        ["content/x.yaml", None, [[["a"], 1, "2"]], [], [], []],
+        ["content/x.yaml", None, [], [[[["a"]], 1, 2]], [], []],
+        ["content/x.yaml", ["b", "not base64!"], [], [], [], []],
+        ["content/x.yaml", None, [], [], [[[1], 1]], []],
+        ["content/x.yaml", None, [], [], [[[[1]], "1"]], []],
+        ["content/x.yaml", None, [], [], [], [[["a"], 1.5]]],
+        ["content/x.yaml", None, [], [], [], [[[["a"]], "1.50"]]],
+        ["content/x.yaml", None, [], [], []],
     ],
 )
 def test_a_cache_entry_no_parse_gives_is_refused(value: list[object]) -> None:
