@@ -136,7 +136,7 @@ def _clear_progress(options: Options) -> None:
 
 def _shown(options: Options, root: Path) -> str:
     """The output folder as messages name it: site/, or the --out path given."""
-    return "site/" if options.out == root / "site" else str(options.out)
+    return "site/" if options.out == root / "site" else printable(str(options.out))
 
 
 def build(options: Options) -> Result:
@@ -168,8 +168,9 @@ def command_line(root: Path | None = None) -> NoReturn:
 
 def summary(command: str, result: Result, out: Path, seconds: float) -> str:
     """The closing line: what was done, what was reused, how long it took."""
+    shown = printable(str(out))  # a path given on the command line may hold anything
     if result.unchanged:
-        return f"nothing changed since the last build: {out} is up to date ({seconds:.2f} s)"
+        return f"nothing changed since the last build: {shown} is up to date ({seconds:.2f} s)"
     rendered = len(result.rerendered)
     reused = result.pages - rendered
     detail = (
@@ -177,7 +178,7 @@ def summary(command: str, result: Result, out: Path, seconds: float) -> str:
         f"{result.converted} Markdown file(s) converted"
     )
     if command == "build":
-        return f"built {result.pages} pages into {out} in {seconds:.2f} s: {detail}"
+        return f"built {result.pages} pages into {shown} in {seconds:.2f} s: {detail}"
     return f"checked {result.pages} pages in {seconds:.2f} s, no errors: {detail}"
 
 

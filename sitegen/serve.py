@@ -654,12 +654,13 @@ def serve(options: Options, host: str, port: int, open_browser: bool) -> int:
     preview.start()
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(
-            f"WARNING: serving on {host}, reachable from other machines. The preview "
+            f"WARNING: serving on {printable(host)}, reachable from other machines. The preview "
             "server is for writing, not for publishing; use 127.0.0.1 unless you mean it.",
             flush=True,
         )
     print(
-        f"serving {preview.url} (Ctrl-C to stop); watching content/, templates/, static/",
+        f"serving {printable(preview.url)} (Ctrl-C to stop); watching content/, templates/, "
+        "static/",
         flush=True,
     )
     if open_browser:

@@ -736,6 +736,20 @@ def test_text_fields_refuse_control_characters(make_site) -> None:
     )
 
 
+def test_an_output_folder_named_with_control_characters_is_shown_escaped(make_site) -> None:
+    """A path given on the command line reaches the terminal escaped, in the closing
+    line as in the no-change one, like every value read from the content."""
+    site = make_site()
+    out = site.root / "out\x1b[2J\x1b]0;pwned\x07"
+    shown = str(site.root / "out\\x1b[2J\\x1b]0;pwned\\x07")
+    for outcome in (site.build("build", "--out", str(out)), site.build("build", "--out", str(out))):
+        assert outcome.code == 0, outcome.err
+        printed = outcome.out + outcome.err
+        assert "\x1b" not in printed and "\x07" not in printed
+        assert shown in printed
+    assert (out / "index.html").is_file()
+
+
 @pytest.mark.parametrize(
     "url",
     [
