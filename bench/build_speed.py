@@ -82,7 +82,7 @@ TAIL_LINES = 25
 # The engine's Python-Markdown setup (sitegen/markdown.py, MarkdownRenderer), for peers
 # that use Python-Markdown too. Our own extension (citations, content links) has no
 # equivalent: in the peers `[@id]` stays text and links to .md/.yaml files stay links.
-MARKDOWN_EXTENSIONS = ("extra", "sane_lists", "smarty", "toc")
+MARKDOWN_EXTENSIONS = ("extra", "sane_lists", "toc")  # the stock extensions ours uses
 TOC_CONFIG = {"permalink": False, "toc_depth": "2-3"}
 
 # name, goal, comparison ('<=' or '>=')
@@ -618,6 +618,11 @@ def read_pages(root: Path) -> list[Page]:
         text = path.read_text(encoding="utf-8")
         _, front, body = text.split("---\n", 2)
         meta = yaml.safe_load(front) or {}
+        if "template" in meta:  # ours (the search page); a peer would look for its own
+            front = "".join(
+                line for line in front.splitlines(True) if not line.startswith("template:")
+            )
+            text = f"---\n{front}---\n{body}"
         pages.append(
             Page(
                 rel=path.relative_to(root / "content").as_posix(),
@@ -897,7 +902,10 @@ def our_series(root: Path, size: int, engine: list[str]) -> dict[str, Series]:
 
     def clean(_: int) -> None:
         remove(cache, out)
-        page.write_text(original, encoding="utf-8")  # if a failed one-page run left it
+        # if a failed one-page run left it; written only then, since a file written just
+        # before a build is not trusted by the next one (its change time is too recent)
+        if page.read_text(encoding="utf-8") != original:
+            page.write_text(original, encoding="utf-8")
 
     def edit(i: int) -> None:
         page.write_text(edit_body(original, f"benchedit{i}marker"), encoding="utf-8")
