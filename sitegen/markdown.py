@@ -17,7 +17,7 @@ import json
 import posixpath
 import re
 import xml.etree.ElementTree as etree
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -189,6 +189,26 @@ def _texts(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ValueError(f"not a list: {value!r:.80}")
     return tuple(_text(item) for item in value)
+
+
+_HTML_ID = re.compile(r"""\sid=(?:"([^"]*)"|'([^']*)')""")
+
+
+def _ids_twice(html: str) -> list[str]:
+    """The ids the converted text holds more than once (headings, `{#id}`, raw HTML)."""
+    counts = Counter(a or b for a, b in _HTML_ID.findall(html))
+    return sorted(name for name, count in counts.items() if count > 1)
+
+
+def _id_written(locate: _Locator, anchor: str) -> Location:
+    """Where the text sets an id again: its second `{#id}` (or `{: #id}`, `id="id"`),
+    or the one where it is written once (the other from a heading or raw HTML)."""
+    name = re.escape(anchor)
+    written = re.compile(r"\{:?[^}\n]*#" + name + r"[\s}]|\bid=[\"']" + name + r"[\"']")
+    offsets = [m.start() for m in written.finditer(locate.body)]
+    if not offsets:
+        return Location(locate.path, locate.body_line, 1)
+    return locate.at(offsets[1] if len(offsets) > 1 else offsets[0])
 
 
 class _State:
@@ -471,6 +491,15 @@ class MarkdownRenderer:
                     "ids apart by one ;, and the ] that closes it",
                 )
                 for raw in state.bad_citations
+            )
+            + tuple(
+                Diagnostic(
+                    _id_written(locate, twice),
+                    "error",
+                    f"the id '{twice}' is set on more than one element of this page",
+                    "give each element its own id, so a link to it finds one place",
+                )
+                for twice in _ids_twice(html)
             )
             + tuple(
                 Diagnostic(
