@@ -242,8 +242,11 @@ class OutputFolder:
         for leftover in _leftovers(self.out):
             if read_marker(leftover) is not None:
                 shutil.rmtree(leftover, ignore_errors=True)
-            else:  # killed before it was marked (then it is empty), or not ours
+            else:  # killed before it was marked (then it is empty, or holds only the
+                # marker's own temporary file), or not ours
                 with contextlib.suppress(OSError):
+                    for unfinished in leftover.glob(f"{MARKER}.tmp-*"):
+                        unfinished.unlink()
                     leftover.rmdir()
         try:
             self.tmp.mkdir(parents=True)

@@ -412,12 +412,12 @@ def test_without_an_exchange_two_renames_still_give_the_new_tree(
 def test_what_an_interrupted_build_left_is_removed_by_the_next(root: Path) -> None:
     """A build killed mid-way leaves its new tree, or the old one, beside site/: the next
     build removes them once their process is gone, if they carry the marker (a build
-    killed before it marked its folder left it empty), and leaves a running build's
-    alone."""
+    killed before it marked its folder left it empty, or with half a marker written), and
+    leaves a running build's alone."""
     out = root / "site"
     write_site(out, {"index.html": b"old"}, {})
     dead = []
-    for _ in range(2):
+    for _ in range(3):
         ended = subprocess.Popen(["true"])  # a process that has ended
         ended.wait()
         dead.append(ended.pid)
@@ -427,6 +427,8 @@ def test_what_an_interrupted_build_left_is_removed_by_the_next(root: Path) -> No
         (root / name / "index.html").write_text("left")
         write.write_marker(root / name, {"index.html": checksum(b"left")})
     (root / f".site.old-{dead[1]}").mkdir()  # killed before it was marked
+    (root / f".site.tmp-{dead[2]}").mkdir()  # killed while it wrote its first marker
+    (root / f".site.tmp-{dead[2]}/{write.MARKER}.tmp-{dead[2]}").write_text('{"format"')
     (root / f".site.tmp-{dead[1]}").mkdir()  # named as ours, but not ours
     (root / f".site.tmp-{dead[1]}/notes.txt").write_text("keep me")
     write_site(out, {"index.html": b"new"}, {})
