@@ -241,7 +241,7 @@ class OutputFolder:
         self.swap = swap or exchange
         for leftover in _leftovers(self.out):
             if read_marker(leftover) is not None:
-                shutil.rmtree(leftover, ignore_errors=True)
+                _remove_marked(leftover)
             else:  # killed before it was marked (then it is empty, or holds only the
                 # marker's own temporary file), or not ours
                 with contextlib.suppress(OSError):
@@ -269,7 +269,14 @@ class OutputFolder:
         target = safe_target(self.tmp, rel)
         folder = rel.rpartition("/")[0]
         if folder not in self._made:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            # Folder by folder below the new tree, never the tree itself: a worker that
+            # outlives a killed build must not bring back a folder the next build removed
+            # (it would be left without its marker, for no build to remove).
+            made = self.tmp
+            for part in folder.split("/"):
+                made /= part
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(made)
             self._made.add(folder)
         self.names[rel] = None
         return target
@@ -463,6 +470,23 @@ def write_marker(folder: Path, digests: Mapping[str, str]) -> None:
     tmp = folder / f"{MARKER}.tmp-{os.getpid()}"
     tmp.write_text(text + "\n", "utf-8")
     os.replace(tmp, folder / MARKER)
+
+
+def _remove_marked(folder: Path) -> None:
+    """Remove a marked tree a build left, its marker last: if anything in it cannot be
+    removed (or is still being written), the marker stays for the next build to try."""
+    for entry in folder.iterdir():
+        if entry.name == MARKER:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+    with contextlib.suppress(OSError):
+        if [entry.name for entry in folder.iterdir()] == [MARKER]:
+            (folder / MARKER).unlink()
+            folder.rmdir()
 
 
 def _leftovers(out: Path) -> list[Path]:

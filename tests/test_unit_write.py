@@ -445,6 +445,16 @@ def test_what_an_interrupted_build_left_is_removed_by_the_next(root: Path) -> No
     assert (root / f".site.tmp-{dead[1]}/notes.txt").read_text() == "keep me"
 
 
+def test_a_write_after_the_new_tree_was_removed_does_not_bring_it_back(root: Path) -> None:
+    """A render worker outliving a killed build writes into a tree the next build has
+    removed: the write fails, and no folder without its marker appears beside site/."""
+    folder = OutputFolder(root / "site")
+    shutil.rmtree(folder.tmp)
+    with pytest.raises((OSError, OutputError)):
+        folder.write("pages/page-1/index.html", b"late")
+    assert not folder.tmp.exists()
+
+
 def two_renames(out: Path) -> OutputFolder:
     """A new tree for `out` that is swapped in by two renames, as where there is no
     one-step exchange."""
