@@ -8,8 +8,10 @@ href/src must answer, and every #fragment must be an id in its target page.
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
 import http.server
+import json
 import shutil
 import threading
 import urllib.error
@@ -19,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
+import yaml
 from bs4 import BeautifulSoup
 
 from bench.browsing import QuietHandler
@@ -199,3 +202,33 @@ def test_country_pages_show_no_update_date_but_the_one_written(built: Path) -> N
         shown = [t["datetime"] for t in soup.select("footer time")]
         assert shown == written * 2, table.stem  # the footer's line and "cite this page"
         assert ("Last updated" in soup.select_one("footer").get_text()) == bool(written)
+
+
+def test_each_measure_keeps_its_own_id_on_its_page_and_in_both_downloads(built: Path) -> None:
+    """Item 15 and 16 of the corrected explainer, on the built site: every measure of
+    every fact table has the anchor of its own id, both downloads point at it, and each
+    CSV row's source ids and URLs line up one for one."""
+    data = json.loads((built / "data/countries.json").read_text("utf-8"))
+    in_json = {
+        (country["code"], measure["id"]): measure["url"]
+        for country in data["countries"]
+        for measure in country["measures"]
+    }
+    with open(built / "data/measures.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    in_csv = {(row["code"], row["id"]): row["url"] for row in rows}
+    expected = {}
+    for table in sorted((PROJECT / "content/countries").glob("*.yaml")):
+        fact = yaml.safe_load(table.read_text("utf-8"))
+        soup = BeautifulSoup(
+            (built / f"countries/{table.stem}/index.html").read_text(), "html.parser"
+        )
+        for measure in fact["measures"]:
+            anchor = f"measure-{measure['id']}"
+            assert soup.find(id=anchor) is not None, (table.stem, anchor)
+            expected[(fact["code"], measure["id"])] = f"countries/{table.stem}/#{anchor}"
+    assert in_json.keys() == in_csv.keys() == expected.keys()
+    for key, url in expected.items():
+        assert in_json[key].endswith(url) and in_csv[key].endswith(url), key
+    for row in rows:
+        assert len(row["source_ids"].split()) == len(row["source_urls"].split()), row["id"]
