@@ -416,12 +416,12 @@ def _page_anchors(
     extra: Iterable[str],
     file: MarkdownFile | None,
     report: Report,
-    reserved: frozenset[str] = GENERATED_IDS,
 ) -> frozenset[str]:
     ids = set(document.ids) if document else set()
     generated = set(extra)
     if document:
-        report_taken_ids(document, reserved | generated, report, lambda i: _id_location(file, i))
+        taken = GENERATED_IDS | generated
+        report_taken_ids(document, taken, report, lambda i: _id_location(file, i))
     return frozenset(ids | generated | {"main"})
 
 

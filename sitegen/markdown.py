@@ -194,10 +194,9 @@ def _texts(value: object) -> tuple[str, ...]:
 _HTML_ID = re.compile(r"""\sid=(?:"([^"]*)"|'([^']*)')""")
 
 
-def _ids_twice(html: str) -> list[str]:
-    """The ids the converted text holds more than once (headings, `{#id}`, raw HTML)."""
-    counts = Counter(a or b for a, b in _HTML_ID.findall(html))
-    return sorted(name for name, count in counts.items() if count > 1)
+def ids_written(markup: str) -> Counter[str]:
+    """Each id HTML sets, with how many elements set it."""
+    return Counter(html.unescape(a or b) for a, b in _HTML_ID.findall(markup))
 
 
 def _id_written(locate: _Locator, anchor: str) -> Location:
@@ -499,7 +498,8 @@ class MarkdownRenderer:
                     f"the id '{twice}' is set on more than one element of this page",
                     "give each element its own id, so a link to it finds one place",
                 )
-                for twice in _ids_twice(html)
+                for twice, count in sorted(ids_written(html).items())
+                if count > 1
             )
             + tuple(
                 Diagnostic(

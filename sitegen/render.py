@@ -7,11 +7,9 @@ rendered as an empty string. Each template sees only this page and the immutable
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import traceback
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,7 @@ from .deps import (
 )
 from .errors import Location, Report
 from .layout import not_content
-from .markdown import Document, report_taken_ids
+from .markdown import Document, ids_written, report_taken_ids
 from .metadata import bibtex, json_ld, og_locale
 from .model import Page, Site
 from .schema import (
@@ -193,9 +191,6 @@ def fill_body(shell: str, html: bytes) -> bytes:
     return shell.encode().replace(BODY_SLOT.encode(), html)
 
 
-_WRITTEN_ID = re.compile(r"""\sid=(?:"([^"]*)"|'([^']*)')""")
-
-
 def ids_written_twice(
     page: Page, shell: str, report: Report, templates: TemplateSources | None = None
 ) -> bool:
@@ -208,7 +203,7 @@ def ids_written_twice(
     what was written, so an id a template adds cannot be written twice either.
     `templates`: their sources, to find the line that writes an id.
     """
-    written = Counter(html.unescape(a or b) for a, b in _WRITTEN_ID.findall(shell))
+    written = ids_written(shell)
     found = False
     for twice in sorted(i for i, count in written.items() if count > 1):
         found = True

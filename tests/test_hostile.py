@@ -642,27 +642,45 @@ def test_links_inside_the_source_folders_are_read(make_site) -> None:
     )
 
 
+_CONTROL = "has a backslash or a control character"
+
+
 @pytest.mark.parametrize(
-    ("name", "shown", "problem"),
+    ("folder", "name", "shown", "problem"),
     [
-        (b"a\\b.md", "a\\b.md", "has a backslash or a control character"),
-        (b"a\x01b.md", "a\\x01b.md", "has a backslash or a control character"),
-        (b"caf\xe9.md", "caf\\xe9.md", "is not valid UTF-8"),
-        (b"new\nline.css", "new\\x0aline.css", "has a backslash or a control character"),
+        ("content", b"a\\b.md", "a\\b.md", _CONTROL),
+        ("content", b"a\x01b.md", "a\\x01b.md", _CONTROL),
+        ("content", b"caf\xe9.md", "caf\\xe9.md", "is not valid UTF-8"),
+        ("static", b"new\nline.css", "new\\x0aline.css", _CONTROL),
+        ("templates", b"a\\b.html", "a\\b.html", _CONTROL),
+        ("templates", b"a\x1bb.html", "a\\x1bb.html", _CONTROL),
+        ("templates", b"caf\xe9.html", "caf\\xe9.html", "is not valid UTF-8"),
+        (
+            "templates",
+            b"bad\x01dir/x.html",
+            "bad\\x01dir",
+            _CONTROL,
+        ),
     ],
 )
 def test_names_no_output_can_carry_are_refused(
-    make_site, name: bytes, shown: str, problem: str
+    make_site, folder: str, name: bytes, shown: str, problem: str
 ) -> None:
+    """Names with a backslash, a control character or bytes that are not UTF-8 are
+    refused everywhere: in content/, static/ and templates/ alike."""
     site = make_site()
-    folder = "static" if name.endswith(b".css") else "content"
-    (site.root / folder / os.fsdecode(name)).write_text(FRONT)
+    assert build_in_subprocess(site)[0] == 0
+    before = site.tree()
+    target = site.root / folder / os.fsdecode(name)
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(FRONT if folder == "content" else "<p>A file no page uses.</p>\n")
     code, err = build_in_subprocess(site)
     assert code == 1
     assert only_error(err) == (
         f"{folder}/{shown}:1:1: error: the name {problem}; "
         "rename it with letters, digits, hyphens, underscores and dots"
     )
+    assert site.tree() == before
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ whole process where the promise is about one (the entry points, the cache on dis
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 import shlex
@@ -23,23 +22,13 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from conftest import BASE_FILES, PROJECT, SiteDir
+from test_search import SEARCH_PAGE
 
 from sitegen import engine
 from sitegen.cache import DATABASE
 from sitegen.cli import build as run
-from sitegen.errors import Report
 from sitegen.markdown import MarkdownRenderer
 from sitegen.options import Options, Result
-from sitegen.yamldoc import parse_yaml
-
-SEARCH_PAGE = """\
-    ---
-    title: Search
-    order: 9999
-    template: search.html
-    ---
-    Search every page.
-    """
 
 
 def _build(site: SiteDir, **options: object) -> Result:
@@ -525,68 +514,6 @@ def test_a_source_folder_linked_within_the_project_builds(make_site, folder: str
     outcome = site.build()
     assert (outcome.code, outcome.err) == (0, "")
     assert site.tree() == built
-
-
-@pytest.mark.parametrize(
-    ("name", "shown", "problem"),
-    [
-        (b"a\\b.html", "a\\b.html", "has a backslash or a control character"),
-        (b"a\x1bb.html", "a\\x1bb.html", "has a backslash or a control character"),
-        (b"caf\xe9.html", "caf\\xe9.html", "is not valid UTF-8"),
-        (b"bad\x01dir/x.html", "bad\\x01dir", "has a backslash or a control character"),
-    ],
-)
-def test_names_no_output_can_carry_are_refused_in_templates_too(
-    make_site, name: bytes, shown: str, problem: str
-) -> None:
-    """Names with a backslash, a control character or bytes that are not UTF-8 are
-    refused everywhere: in templates/ as in content/ and static/."""
-    site: SiteDir = make_site()
-    assert site.build().code == 0
-    before = site.tree()
-    target = site.root / "templates" / os.fsdecode(name)
-    target.parent.mkdir(exist_ok=True)
-    target.write_text("<p>A template no page uses.</p>\n")
-    outcome = site.build()
-    assert outcome.code == 1
-    assert outcome.err.splitlines() == [
-        f"templates/{shown}:1:1: error: the name {problem}; "
-        "rename it with letters, digits, hyphens, underscores and dots",
-        "1 error(s), 0 warning(s)",
-        "build failed; site/ was left as it was",
-    ]
-    assert site.tree() == before
-
-
-@pytest.mark.parametrize(
-    ("written", "read"),
-    [
-        ("NO", "NO"),
-        ("Off", "Off"),
-        ("0123", "0123"),
-        ("-017", "-017"),
-        ("1:30", "1:30"),
-        ("1_000", "1_000"),
-        ("0b101", "0b101"),
-        # the rest as YAML 1.1 reads it, though YAML 1.2 reads these otherwise
-        ("1e3", "1e3"),
-        ("0o17", "0o17"),
-        ("2018-12-10", dt.date(2018, 12, 10)),
-        # and as both read it
-        ("TRUE", True),
-        ("0x1F", 31),
-        ("012.5", 12.5),
-        ("1.0e+3", 1000.0),
-        ("~", None),
-    ],
-)
-def test_only_the_readings_no_writer_means_are_changed(written: str, read: object) -> None:
-    """The README lists what is read as text, and says nothing else is read another way."""
-    report = Report()
-    doc = parse_yaml(f"value: {written}\n", "content/x.yaml", report)
-    assert report.diagnostics == []
-    assert doc is not None and doc.data == {"value": read}
-    assert type(doc.data["value"]) is type(read)
 
 
 # Raw HTML ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -208,6 +209,19 @@ def test_empty_document_has_no_data(text: str, line: int) -> None:
         ("1.5", 1.5),
         ("0.5", 0.5),
         ('"0123"', "0123"),
+        ("NO", "NO"),
+        ("Off", "Off"),
+        # the rest as YAML 1.1 reads it, though YAML 1.2 reads these otherwise (the
+        # README lists what is read as text, and says nothing else is read another way)
+        ("1e3", "1e3"),
+        ("0o17", "0o17"),
+        ("2018-12-10", dt.date(2018, 12, 10)),
+        # and as both read it
+        ("TRUE", True),
+        ("0x1F", 31),
+        ("012.5", 12.5),
+        ("1.0e+3", 1000.0),
+        ("~", None),
     ],
 )
 def test_numbers_only_yaml_1_1_reads_are_text_as_written(written: str, read: object) -> None:
