@@ -385,7 +385,7 @@ class OutputFolder:
                 self._swap_back(old)
         if refused or old is None:
             return refused
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_marked(old)
         return None
 
     def _changed(self, folder: Path) -> str | None:
@@ -444,9 +444,9 @@ class OutputFolder:
                         break
         placed = os.path.lexists(self.out)
         if placed:
-            shutil.rmtree(self._old, ignore_errors=True)
+            _remove_marked(self._old)
         if placed or not self._finished:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            _remove_marked(self.tmp)
 
 
 @contextlib.contextmanager
@@ -473,9 +473,14 @@ def write_marker(folder: Path, digests: Mapping[str, str]) -> None:
 
 
 def _remove_marked(folder: Path) -> None:
-    """Remove a marked tree a build left, its marker last: if anything in it cannot be
-    removed (or is still being written), the marker stays for the next build to try."""
-    for entry in folder.iterdir():
+    """Remove a tree a build made, its marker last: if the build is killed meanwhile, or
+    anything in it cannot be removed (or is still being written), the marker stays for
+    the next build to find it by and remove the rest."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:  # gone already, or not a folder
+        return
+    for entry in entries:
         if entry.name == MARKER:
             continue
         if entry.is_dir() and not entry.is_symlink():
@@ -484,8 +489,8 @@ def _remove_marked(folder: Path) -> None:
             with contextlib.suppress(OSError):
                 entry.unlink()
     with contextlib.suppress(OSError):
-        if [entry.name for entry in folder.iterdir()] == [MARKER]:
-            (folder / MARKER).unlink()
+        if [entry.name for entry in folder.iterdir()] in ([MARKER], []):
+            (folder / MARKER).unlink(missing_ok=True)
             folder.rmdir()
 
 
